@@ -1,0 +1,1 @@
+"""Self-distillation from the target and hidden-state dumps for head training."""

@@ -1,0 +1,1 @@
+"""Sources -> Spec-Bench question files and training prompt files."""

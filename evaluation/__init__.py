@@ -1,0 +1,1 @@
+"""Run methods over question files, speed metrics, lossless checks, reports and plots."""

@@ -1,0 +1,1 @@
+"""Speculative-decoding methods, one package each, all running on the loop in ``model.common``."""

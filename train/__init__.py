@@ -1,0 +1,1 @@
+"""Training entry point for drafters and heads (accelerate launch)."""
