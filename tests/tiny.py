@@ -42,3 +42,26 @@ def tiny_llama(vocab_size: int = 96, seed: int = 0, layers: int = 2) -> LlamaFor
         attn_implementation="sdpa",
     )
     return LlamaForCausalLM(config).eval()
+
+
+def byte_tokenizer():
+    """A byte-level tokenizer (259 ids: pad, bos, eos, 256 bytes) that encodes any text, for tiny checkpoints."""
+    from tokenizers import Tokenizer, decoders, models
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<bos>": 1, "<eos>": 2}
+    vocab.update({ch: i + 3 for i, ch in enumerate(sorted(ByteLevel.alphabet()))})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
+
+
+def save_tiny_checkpoint(folder, kind: str = "llama", seed: int = 0) -> str:
+    """A tiny random model + byte tokenizer saved like any HF checkpoint; returns the folder path."""
+    tokenizer = byte_tokenizer()
+    model = tiny_llama(vocab_size=len(tokenizer), seed=seed) if kind == "llama" else tiny_gemma3(vocab_size=len(tokenizer), seed=seed)
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return str(folder)

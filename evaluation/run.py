@@ -1,0 +1,165 @@
+"""Run one method over a Spec-Bench question file and append one answer row per question.
+
+    python -m evaluation.run --method pld --target gemma-3-270m --questions Q.jsonl --out A.jsonl
+        [--drafter PATH] [--max-new-tokens N] [--temperature T] [--top-p P] [--dtype D] [--limit N] [--seed S]
+        [method options, e.g. --gamma 5 --adaptive for sd: see --method M --help]
+
+Rerunning the same command resumes: questions already in --out are skipped, a truncated last row
+is dropped. Timing: 3 warm-up runs on the first question (discarded); wall time includes prefill.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import uuid
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from data_processing.questions import load_questions, stop_strings
+from evaluation.environment import environment
+from evaluation.jsonl_store import JsonlStore
+from evaluation.prompting import PromptFormat, prompt_ids
+from model.common.accept import AcceptConfig
+from model.common.loop import GenerationConfig, generate
+from model.common.target import Target
+from model.common.zoo import load_model
+from model.registry import METHODS, build_drafter, method_module
+
+WARMUP_RUNS = 3
+
+
+def method_options_parser(method: str) -> argparse.ArgumentParser:
+    """CLI flags generated from the method's Config dataclass (one flag per field)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group(f"options of method {method!r}")
+    for field in dataclasses.fields(method_module(method).Config):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type in ("bool", bool):
+            group.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=field.default)
+        else:
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            group.add_argument(flag, dest=field.name, type=kind, default=field.default)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--method", required=True, choices=sorted(METHODS))
+    known, _ = pre.parse_known_args(argv)
+    method_parser = method_options_parser(known.method)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], parents=[method_parser])
+    parser.add_argument("--method", required=True, choices=sorted(METHODS))
+    parser.add_argument("--target", default="gemma-3-270m", help="embedded name, local folder or hub id")
+    parser.add_argument("--questions", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
+    parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable); default per category")
+    parser.add_argument("--warmup", type=int, default=WARMUP_RUNS)
+    args = parser.parse_args(argv)
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
+    return args, options
+
+
+class Runner:
+    """Holds the loaded target and drafter and answers one question at a time."""
+
+    def __init__(self, args: argparse.Namespace, options: dict[str, Any]):
+        self.args = args
+        model, self.tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
+        self.target = Target(model)
+        self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p)
+        self.generator = torch.Generator(self.target.device)
+        self.drafter = build_drafter(args.method, self.target, options, tokenizer=self.tokenizer,
+                                     accept=self.accept, generator=self.generator)
+        self.format = PromptFormat(args.chat_template)
+        self.eos = eos_ids(model, self.tokenizer)
+
+    def config(self, category: str) -> GenerationConfig:
+        stops = tuple(self.args.stop) if self.args.stop is not None else stop_strings(category)
+        return GenerationConfig(max_new_tokens=self.args.max_new_tokens, accept=self.accept,
+                                eos_token_ids=self.eos, stop_strings=stops)
+
+    def answer(self, question: dict, seed: int) -> dict:
+        """All turns of one question; per-turn stats in Spec-Bench's choice layout."""
+        self.generator.manual_seed(seed)
+        cfg = self.config(question["category"])
+        choice: dict[str, list] = {k: [] for k in
+                                   ("turns", "token_ids", "prompt_token_ids", "decoding_steps", "new_tokens", "wall_time", "accept_lengths")}
+        for i in range(len(question["turns"])):
+            ids = prompt_ids(self.tokenizer, self.format, question["turns"][: i + 1], choice["turns"])
+            gen = generate(ids, self.target, self.drafter, cfg, self.tokenizer, self.generator)
+            choice["turns"].append(clean_text(self.tokenizer.decode(gen.tokens, skip_special_tokens=True), cfg.stop_strings))
+            choice["token_ids"].append(gen.tokens)
+            choice["prompt_token_ids"].append(ids)
+            choice["decoding_steps"].append(gen.steps)
+            choice["new_tokens"].append(len(gen.tokens))
+            choice["wall_time"].append(gen.wall_time)
+            choice["accept_lengths"].extend(gen.stats.accept_lengths)
+        return {"index": 0, **choice}
+
+
+def eos_ids(model, tokenizer) -> tuple[int, ...]:
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    ids |= set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
+    return tuple(sorted(ids))
+
+
+def clean_text(text: str, stops: tuple[str, ...]) -> str:
+    """The answer text without the stop string that ended it (token ids keep it)."""
+    for stop in stops:
+        if stop in text:
+            text = text[: text.index(stop)]
+    return text.strip()
+
+
+def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "dtype", "seed", "chat_template", "stop")
+    return {**{k: getattr(args, k) for k in keys}, "method_options": options}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, options = parse_args(argv)
+    questions = load_questions(args.questions)[: args.limit]
+    config = resolved_config(args, options)
+    with JsonlStore(args.out) as store:
+        for row in store.rows:
+            if row.get("config") != config:
+                sys.exit(f"{args.out} holds answers made with another configuration ({row.get('config')}); "
+                         f"pass a new --out to keep both")
+        done = {row["question_id"] for row in store.rows}
+        todo = [(i, q) for i, q in enumerate(questions) if q["question_id"] not in done]
+        print(f"[multispec] {args.method}: {len(done)} of {len(questions)} questions already in {args.out}, "
+              f"{len(todo)} to run", flush=True)
+        if not todo:
+            return
+        runner = Runner(args, options)
+        env = environment(runner.target.device, runner.target.dtype)
+        for _ in range(args.warmup):  # warm-up, discarded: first calls pay allocator and kernel set-up
+            runner.answer(questions[0], args.seed)
+        for index, question in tqdm(todo, desc=f"{args.method} on {args.questions}", unit="q"):
+            try:
+                choice = runner.answer(question, args.seed + index)
+            except Exception as err:
+                raise RuntimeError(f"question {question['question_id']!r} (#{index + 1} in {args.questions}) "
+                                   f"failed with method {args.method}: {err}") from err
+            store.append({
+                "question_id": question["question_id"], "category": question["category"],
+                "answer_id": uuid.uuid4().hex, "model_id": args.target, "tstamp": time.time(),
+                "method": args.method, "lossy": False, "choices": [choice], "config": config, "environment": env,
+            })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""Speed metrics of answer files against a plain-decoding baseline: speedup, total-token ratio, MAT, output length.
+
+    python -m evaluation.speed --baseline AR_FILE --answers FILE [FILE ...] [--format md|csv|json]
+
+Definitions (DESIGN.md section 4), computed on the questions present in both the baseline and the method file:
+  speedup           = mean per-question tokens/s of the method / mean per-question tokens/s of the baseline
+                      (Spec-Bench's definition; per-question tokens/s = sum(new_tokens) / sum(wall_time) over turns)
+  total-token ratio = (sum tokens / sum time of the method) / (the same for the baseline)
+  MAT (tau)         = sum(accept_lengths) / len(accept_lengths) over all target forwards (plain decoding = 1.0)
+  mean new tokens   = mean tokens generated per question, shown so that longer (e.g. repetitive) output
+                      cannot pass for speed.
+Several files of the same method (repeated runs) are averaged, with the sample std of the speedup across them.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from evaluation.answers import Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label, tokens_per_second, wall_time
+
+OVERALL = "overall"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Speed numbers of one method on one set of matched questions."""
+
+    questions: int
+    speedup: float
+    total_token_ratio: float
+    mat: float  # nan when no accept lengths were recorded
+    mean_new_tokens: float
+    baseline_mean_new_tokens: float
+    tokens_per_s: float  # mean per-question tokens/s of the method
+    baseline_tokens_per_s: float  # the same for the baseline, on the same questions
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Metrics of one answer file: overall and per category, plus how the questions matched."""
+
+    file: str
+    method: str
+    lossy: bool
+    run: str
+    overall: Metrics
+    categories: dict[str, Metrics]
+    unmatched: int  # questions of the method file without a baseline answer
+    accept_lengths: list[int]  # every matched question's accept lengths, for histograms
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One (method, category) line of the table; means over runs, std of the speedup when runs > 1."""
+
+    label: str
+    category: str
+    runs: int
+    questions: str
+    speedup: float
+    speedup_std: float  # nan for a single run
+    total_token_ratio: float
+    mat: float
+    mean_new_tokens: float
+    baseline_mean_new_tokens: float
+    tokens_per_s: float
+    baseline_tokens_per_s: float
+
+
+def method_label(method: str, lossy: bool) -> str:
+    """Name shown in tables; lossy methods (not distribution preserving) are marked so they are not compared blindly."""
+    return f"{method} (lossy)" if lossy else method
+
+
+def match_questions(baseline: Sequence[Row], rows: Sequence[Row], name: str = "answers") -> list[tuple[Row, Row]]:
+    """(baseline row, method row) for every question_id in both, in the method file's order; error if none match."""
+    by_id = {r["question_id"]: r for r in baseline}
+    pairs = [(by_id[r["question_id"]], r) for r in rows if r["question_id"] in by_id]
+    if not pairs:
+        raise ValueError(f"{name}: none of its {len(rows)} question_ids appear in the baseline file")
+    for b, m in pairs:
+        if b["category"] != m["category"]:
+            # Same id in two categories means the files come from different question sets.
+            raise ValueError(
+                f"{name}: question '{m['question_id']}' has category '{m['category']}' "
+                f"but '{b['category']}' in the baseline file"
+            )
+    return pairs
+
+
+def compute_metrics(pairs: Sequence[tuple[Row, Row]]) -> Metrics:
+    """Metrics over matched (baseline, method) pairs; pure arithmetic, no I/O."""
+    if not pairs:
+        raise ValueError("no matched questions to compute metrics on")
+    base_tps = statistics.fmean(tokens_per_second(b) for b, _ in pairs)
+    meth_tps = statistics.fmean(tokens_per_second(m) for _, m in pairs)
+    base_tokens = sum(new_tokens(b) for b, _ in pairs)
+    base_time = sum(wall_time(b) for b, _ in pairs)
+    meth_tokens = sum(new_tokens(m) for _, m in pairs)
+    meth_time = sum(wall_time(m) for _, m in pairs)
+    if base_tokens == 0:
+        raise ValueError("the baseline generated 0 tokens on the matched questions; speedup is undefined")
+    steps = [a for _, m in pairs for a in accept_lengths(m)]
+    return Metrics(
+        questions=len(pairs),
+        speedup=meth_tps / base_tps,
+        total_token_ratio=(meth_tokens / meth_time) / (base_tokens / base_time),
+        mat=sum(steps) / len(steps) if steps else math.nan,
+        mean_new_tokens=meth_tokens / len(pairs),
+        baseline_mean_new_tokens=base_tokens / len(pairs),
+        tokens_per_s=meth_tps,
+        baseline_tokens_per_s=base_tps,
+    )
+
+
+def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str) -> FileResult:
+    """Overall and per-category metrics of one answer file against the baseline rows."""
+    pairs = match_questions(baseline, rows, file)
+    by_cat: dict[str, list[tuple[Row, Row]]] = {}
+    for pair in pairs:
+        by_cat.setdefault(pair[1]["category"], []).append(pair)
+    runs = {run_label(r) for r in rows}
+    return FileResult(
+        file=file,
+        method=rows[0]["method"],
+        lossy=is_lossy(rows[0]),
+        run=runs.pop() if len(runs) == 1 else ",".join(sorted(runs)),
+        overall=compute_metrics(pairs),
+        categories={cat: compute_metrics(p) for cat, p in sorted(by_cat.items())},
+        unmatched=len(rows) - len(pairs),
+        accept_lengths=[a for _, m in pairs for a in accept_lengths(m)],
+    )
+
+
+def group_runs(results: Sequence[FileResult]) -> dict[str, list[FileResult]]:
+    """Files grouped by method label (method + lossy flag), in order of first appearance."""
+    groups: dict[str, list[FileResult]] = {}
+    for r in results:
+        groups.setdefault(method_label(r.method, r.lossy), []).append(r)
+    return groups
+
+
+def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRow:
+    counts = sorted({m.questions for m in metrics})
+    mean = lambda field: statistics.fmean(getattr(m, field) for m in metrics)  # noqa: E731
+    return SummaryRow(
+        label=label,
+        category=category,
+        runs=len(metrics),
+        # Runs that matched different numbers of questions show the range rather than hiding it.
+        questions=str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}",
+        speedup=mean("speedup"),
+        speedup_std=statistics.stdev(m.speedup for m in metrics) if len(metrics) > 1 else math.nan,
+        total_token_ratio=mean("total_token_ratio"),
+        mat=mean("mat"),
+        mean_new_tokens=mean("mean_new_tokens"),
+        baseline_mean_new_tokens=mean("baseline_mean_new_tokens"),
+        tokens_per_s=mean("tokens_per_s"),
+        baseline_tokens_per_s=mean("baseline_tokens_per_s"),
+    )
+
+
+def summarize(results: Sequence[FileResult]) -> list[SummaryRow]:
+    """Table rows: per method, one per category (sorted) then the overall row."""
+    table: list[SummaryRow] = []
+    for label, runs in group_runs(results).items():
+        categories = sorted({c for r in runs for c in r.categories})
+        for cat in categories:
+            # A run missing a category (e.g. interrupted) contributes only to the categories it has.
+            table.append(_summary_row(label, cat, [r.categories[cat] for r in runs if cat in r.categories]))
+        table.append(_summary_row(label, OVERALL, [r.overall for r in runs]))
+    return table
+
+
+COLUMNS = [
+    ("method", "label"),
+    ("category", "category"),
+    ("runs", "runs"),
+    ("questions", "questions"),
+    ("speedup", "speedup"),
+    ("speedup std", "speedup_std"),
+    ("total-token ratio", "total_token_ratio"),
+    ("MAT", "mat"),
+    ("mean tokens", "mean_new_tokens"),
+    ("baseline mean tokens", "baseline_mean_new_tokens"),
+    ("tokens/s", "tokens_per_s"),
+    ("baseline tokens/s", "baseline_tokens_per_s"),
+]
+_DIGITS = {"tokens_per_s": 1, "baseline_tokens_per_s": 1, "mean_new_tokens": 1, "baseline_mean_new_tokens": 1}
+
+
+def _cell(row: SummaryRow, field: str) -> str:
+    value = getattr(row, field)
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.{_DIGITS.get(field, 3)}f}"
+    return str(value)
+
+
+def _columns(table: Sequence[SummaryRow]) -> list[tuple[str, str]]:
+    # Runs and std only mean something when some method was run more than once.
+    if any(r.runs > 1 for r in table):
+        return COLUMNS
+    return [c for c in COLUMNS if c[1] not in ("runs", "speedup_std")]
+
+
+def to_markdown(table: Sequence[SummaryRow]) -> str:
+    cols = _columns(table)
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(_cell(r, f) for _, f in cols) + " |" for r in table]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Sequence[SummaryRow]) -> str:
+    cols = _columns(table)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(h for h, _ in cols)
+    for r in table:
+        writer.writerow("" if _cell(r, f) == "–" else _cell(r, f) for _, f in cols)
+    return out.getvalue()
+
+
+def _metrics_json(m: Metrics) -> dict[str, Any]:
+    # JSON has no NaN; a missing MAT becomes null.
+    return {
+        "speedup": m.speedup,
+        "total_token_ratio": m.total_token_ratio,
+        "mat": None if math.isnan(m.mat) else m.mat,
+        "mean_new_tokens": m.mean_new_tokens,
+        "baseline_mean_new_tokens": m.baseline_mean_new_tokens,
+        "tokens_per_s": m.tokens_per_s,
+        "baseline_tokens_per_s": m.baseline_tokens_per_s,
+        "questions": m.questions,
+    }
+
+
+def to_json(results: Sequence[FileResult]) -> list[dict[str, Any]]:
+    """One object per answer file (not averaged over runs, so every run stays visible)."""
+    return [
+        {
+            "file": r.file,
+            "method": r.method,
+            "lossy": r.lossy,
+            "run": r.run,
+            **_metrics_json(r.overall),
+            "unmatched": r.unmatched,
+            "categories": {cat: _metrics_json(m) for cat, m in r.categories.items()},
+        }
+        for r in results
+    ]
+
+
+def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path]) -> list[FileResult]:
+    """Loads the baseline and every answer file and evaluates each one against the baseline."""
+    baseline = load_answers(baseline_file)
+    return [evaluate_file(baseline, load_answers(f), str(f)) for f in answer_files]
+
+
+def match_notes(results: Sequence[FileResult], baseline_file: str | Path) -> list[str]:
+    """One human-readable line per file saying how many questions matched the baseline."""
+    return [
+        f"{r.file} ({method_label(r.method, r.lossy)}): {r.overall.questions} questions matched {baseline_file}"
+        + (f", {r.unmatched} without a baseline answer ignored" if r.unmatched else "")
+        for r in results
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="answer file of plain decoding (method 'ar')")
+    parser.add_argument("--answers", required=True, nargs="+", help="answer files of the methods to compare")
+    parser.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate(args.baseline, args.answers)
+    except ValueError as e:  # AnswerFileError included: report it without a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for note in match_notes(results, args.baseline):
+        print(note, file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(to_json(results), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(summarize(results)))
+    else:
+        sys.stdout.write(to_markdown(summarize(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""evaluation.run resumes without losing or duplicating rows; evaluation.equal flags real mismatches."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny import save_tiny_checkpoint
+
+from evaluation import equal, run
+from evaluation.jsonl_store import JsonlStore
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "llama")
+
+
+@pytest.fixture
+def questions(tmp_path):
+    path = tmp_path / "q.jsonl"
+    rows = [{"question_id": f"q{i}", "category": "translation-de" if i % 2 else "chat-en",
+             "turns": [f"Frage {i}: wie spät ist es?"] + (["And then?"] if i == 4 else [])} for i in range(6)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def run_args(checkpoint, questions, out, method="ar", *extra):
+    return ["--method", method, "--target", checkpoint, "--questions", str(questions), "--out", str(out),
+            "--dtype", "float32", "--max-new-tokens", "12", "--warmup", "1", *extra]
+
+
+def test_resume_after_crash_keeps_every_row_once(checkpoint, questions, tmp_path, monkeypatch):
+    out = tmp_path / "a.jsonl"
+    real_answer = run.Runner.answer
+
+    def crash_on_q3(self, question, seed):
+        if question["question_id"] == "q3":
+            raise KeyboardInterrupt  # the process is stopped mid-run
+        return real_answer(self, question, seed)
+
+    monkeypatch.setattr(run.Runner, "answer", crash_on_q3)
+    with pytest.raises(KeyboardInterrupt):
+        run.main(run_args(checkpoint, questions, out))
+    first = JsonlStore(out).rows
+    assert [r["question_id"] for r in first] == ["q0", "q1", "q2"]
+    with open(out, "a") as f:
+        f.write('{"question_id": "q3", "choi')  # a write cut off by the crash
+    monkeypatch.setattr(run.Runner, "answer", real_answer)
+    run.main(run_args(checkpoint, questions, out))
+    rows = JsonlStore(out).rows
+    assert [r["question_id"] for r in rows] == [f"q{i}" for i in range(6)]
+    assert [r["answer_id"] for r in rows[:3]] == [r["answer_id"] for r in first]  # earlier rows untouched
+    assert len(rows[4]["choices"][0]["turns"]) == 2
+    run.main(run_args(checkpoint, questions, out))  # nothing left to do: no duplicates
+    assert len(JsonlStore(out).rows) == 6
+
+
+def test_failing_question_names_the_question(checkpoint, questions, tmp_path, monkeypatch):
+    def broken(self, question, seed):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(run.Runner, "answer", broken)
+    with pytest.raises(RuntimeError, match="question 'q0'.*boom"):
+        run.main(run_args(checkpoint, questions, tmp_path / "b.jsonl", "ar", "--warmup", "0"))
+
+
+def test_other_config_refuses_to_mix_rows(checkpoint, questions, tmp_path):
+    out = tmp_path / "c.jsonl"
+    run.main(run_args(checkpoint, questions, out, "ar", "--limit", "1"))
+    with pytest.raises(SystemExit, match="another configuration"):
+        run.main(run_args(checkpoint, questions, out, "ar", "--limit", "2", "--max-new-tokens", "5"))
+
+
+def test_malformed_question_file_names_the_line(checkpoint, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question_id": 1, "category": "x", "turns": ["hi"]}\n{"question_id": 2, "turns": []}\n')
+    with pytest.raises(ValueError, match=":2"):
+        run.main(run_args(checkpoint, bad, tmp_path / "d.jsonl"))
+
+
+def test_equal_accepts_lossless_and_flags_mismatches(checkpoint, questions, tmp_path, capsys):
+    base, pld = tmp_path / "ar.jsonl", tmp_path / "pld.jsonl"
+    run.main(run_args(checkpoint, questions, base, "ar"))
+    run.main(run_args(checkpoint, questions, pld, "pld"))
+    equal.main(["--baseline", str(base), "--answers", str(pld), "--tie-tolerance", "0"])
+    assert "7/7 turns identical (100.0%)" in capsys.readouterr().out
+    rows = JsonlStore(pld).rows
+    tampered = tmp_path / "tampered.jsonl"
+    ids = rows[0]["choices"][0]["token_ids"][0]
+    ids[3] = (ids[3] + 1) % 200 + 3
+    rows[1]["choices"][0]["token_ids"][0] = rows[1]["choices"][0]["token_ids"][0][:-2]
+    tampered.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(SystemExit, match="2 divergence"):
+        equal.main(["--baseline", str(base), "--answers", str(tampered), "--tie-tolerance", "0"])
+    out = capsys.readouterr().out
+    assert "5/7 turns identical" in out and "MISMATCH" in out and "LENGTH MISMATCH" in out

@@ -1,0 +1,205 @@
+"""Speed metrics and reports on hand-made answer files whose numbers are worked out by hand in the comments."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from evaluation.answers import AnswerFileError, load_answers
+from evaluation.report import write_report
+from evaluation.speed import evaluate, main, summarize, to_csv, to_json, to_markdown
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def row(qid: str, cat: str, method: str, tokens: list[int], times: list[float], accept: list[int], **extra) -> dict:
+    """One answer row in the format written by evaluation.run (only the fields the metrics read, plus a few)."""
+    return {
+        "question_id": qid,
+        "category": cat,
+        "answer_id": f"{method}-{qid}",
+        "model_id": "gemma-3-270m",
+        "tstamp": 1790000000.0,
+        "method": method,
+        "choices": [
+            {
+                "index": 0,
+                "turns": ["x"] * len(tokens),
+                "token_ids": [[1] * n for n in tokens],
+                "decoding_steps": [len(accept)] + [0] * (len(tokens) - 1),
+                "new_tokens": tokens,
+                "wall_time": times,
+                "accept_lengths": accept,
+            }
+        ],
+        **extra,
+    }
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    # Baseline: q1 (de) 10 tok / 1 s = 10 tok/s; q2 (fr) 40 tok / 2 s = 20 tok/s; q3 only in the baseline.
+    ar = write(
+        tmp_path / "ar.jsonl",
+        [
+            row("q1", "de", "ar", [10], [1.0], [1] * 10),
+            row("q2", "fr", "ar", [40], [2.0], [1] * 40),
+            row("q3", "fr", "ar", [5], [1.0], [1] * 5),
+        ],
+    )
+    # Method: q1 20 tok / 1 s = 20 tok/s (4 forwards of 5); q2 two turns 30+30 tok / (0.25+0.75) s = 60 tok/s
+    # (10 forwards of 6); q4 has no baseline answer and must be ignored (its accept lengths too).
+    pld = write(
+        tmp_path / "pld.jsonl",
+        [
+            row("q1", "de", "pld", [20], [1.0], [5] * 4, run="seed0"),
+            row("q2", "fr", "pld", [30, 30], [0.25, 0.75], [6] * 10, run="seed0"),
+            row("q4", "fr", "pld", [7], [1.0], [1] * 7, run="seed0"),
+        ],
+    )
+    # Second run of the same method: q1 30 tok/s, q2 60 tok/s -> speedup (30+60)/2 / 15 = 3.0.
+    pld2 = write(
+        tmp_path / "pld2.jsonl",
+        [
+            row("q1", "de", "pld", [30], [1.0], [5] * 6, run="seed1"),
+            row("q2", "fr", "pld", [60], [1.0], [6] * 10, run="seed1"),
+        ],
+    )
+    typical = write(
+        tmp_path / "typical.jsonl",
+        [row("q1", "de", "medusa", [12], [0.5], [3, 3, 3, 3], lossy=True)],
+    )
+    return {"ar": ar, "pld": pld, "pld2": pld2, "typical": typical}
+
+
+def test_speedup_total_ratio_mat_by_hand(files):
+    (res,) = evaluate(files["ar"], [files["pld"]])
+    m = res.overall
+    assert m.questions == 2 and res.unmatched == 1  # q1, q2 matched; q4 ignored; q3 (baseline only) unused
+    # Mean-ratio speedup: mean(20, 60) / mean(10, 20) = 40 / 15.
+    assert m.speedup == pytest.approx(40 / 15)
+    # Total-token ratio: (80 tok / 2 s) / (50 tok / 3 s) = 40 / 16.667 = 2.4.
+    assert m.total_token_ratio == pytest.approx(2.4)
+    # MAT over matched questions only: (4*5 + 10*6) / 14 forwards.
+    assert m.mat == pytest.approx(80 / 14)
+    assert m.mean_new_tokens == pytest.approx(40) and m.baseline_mean_new_tokens == pytest.approx(25)
+    assert m.tokens_per_s == pytest.approx(40) and m.baseline_tokens_per_s == pytest.approx(15)
+
+
+def test_per_category_breakdown(files):
+    (res,) = evaluate(files["ar"], [files["pld"]])
+    assert set(res.categories) == {"de", "fr"}
+    de, fr = res.categories["de"], res.categories["fr"]
+    assert (de.questions, de.speedup, de.total_token_ratio, de.mat) == (1, pytest.approx(2.0), pytest.approx(2.0), 5.0)
+    # fr: only q2 matched (q3 has no method answer, q4 no baseline answer): 60 tok/s vs 20 tok/s.
+    assert (fr.questions, fr.speedup, fr.total_token_ratio, fr.mat) == (1, pytest.approx(3.0), pytest.approx(3.0), 6.0)
+    # Per-category question counts add up to the overall count.
+    assert sum(c.questions for c in res.categories.values()) == res.overall.questions
+
+
+def test_baseline_against_itself_is_exactly_one(files):
+    (res,) = evaluate(files["ar"], [files["ar"]])
+    assert res.overall.questions == 3
+    assert res.overall.speedup == pytest.approx(1.0) and res.overall.total_token_ratio == pytest.approx(1.0)
+    assert res.overall.mat == 1.0  # plain decoding emits exactly one token per forward
+
+
+def test_std_over_two_runs(files):
+    table = summarize(evaluate(files["ar"], [files["pld"], files["pld2"]]))
+    overall = next(r for r in table if r.label == "pld" and r.category == "overall")
+    assert overall.runs == 2
+    assert overall.speedup == pytest.approx((40 / 15 + 3.0) / 2)
+    # Sample std of two values is |a - b| / sqrt(2).
+    assert overall.speedup_std == pytest.approx(abs(3.0 - 40 / 15) / math.sqrt(2))
+    # Rows: per category then overall, and only one method group.
+    assert [r.category for r in table] == ["de", "fr", "overall"]
+    de = table[0]
+    assert de.speedup == pytest.approx(2.5) and de.speedup_std == pytest.approx(1 / math.sqrt(2))
+
+
+def test_single_run_has_no_std_column_and_lossy_is_marked(files):
+    table = summarize(evaluate(files["ar"], [files["pld"], files["typical"]]))
+    md = to_markdown(table)
+    assert "std" not in md and "medusa (lossy)" in md
+    assert "| pld | overall | 2 | 2.667 | 2.400 | 5.714 | 40.0 | 25.0 | 40.0 | 15.0 |" in md
+    csv_lines = to_csv(table).splitlines()
+    assert csv_lines[0].startswith("method,category,questions,speedup")
+    assert any(line.startswith("medusa (lossy),overall,1,") for line in csv_lines)
+
+
+def test_json_output_per_file(files, capsys):
+    assert main(["--baseline", str(files["ar"]), "--answers", str(files["pld"]), str(files["pld2"]), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [o["file"] for o in out] == [str(files["pld"]), str(files["pld2"])]
+    first = out[0]
+    assert first["method"] == "pld" and first["run"] == "seed0" and first["questions"] == 2
+    assert first["speedup"] == pytest.approx(40 / 15) and first["total_token_ratio"] == pytest.approx(2.4)
+    assert first["mat"] == pytest.approx(80 / 14) and first["mean_new_tokens"] == pytest.approx(40)
+    assert first["categories"]["fr"]["speedup"] == pytest.approx(3.0)
+    assert out[1]["speedup"] == pytest.approx(3.0)
+    assert to_json(evaluate(files["ar"], [files["pld"]])) == [first]
+
+
+def test_no_shared_questions_is_an_error(files, tmp_path, capsys):
+    other = write(tmp_path / "other.jsonl", [row("zz", "de", "pld", [5], [1.0], [5])])
+    with pytest.raises(ValueError, match="none of its 1 question_ids appear in the baseline"):
+        evaluate(files["ar"], [other])
+    assert main(["--baseline", str(files["ar"]), "--answers", str(other)]) == 2
+    assert "other.jsonl" in capsys.readouterr().err
+
+
+def test_category_mismatch_is_an_error(files, tmp_path):
+    other = write(tmp_path / "other.jsonl", [row("q1", "fr", "pld", [5], [1.0], [5])])
+    with pytest.raises(ValueError, match="question 'q1' has category 'fr' but 'de'"):
+        evaluate(files["ar"], [other])
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({**row("q9", "de", "ar", [1], [1.0], [1]), "category": 3}), "'category' must be a non-empty string"),
+        (json.dumps(row("q9", "de", "ar", [1, 2], [1.0], [1])), "2 new_tokens entries but 1 wall_time"),
+        (json.dumps(row("q9", "de", "ar", [1], [0.0], [1])), "sums to 0 seconds"),
+        (json.dumps(row("q9", "de", "ar", [1], [1.0], [0])), "accept_lengths must be a list of integers >= 1"),
+        (json.dumps(row("q1", "de", "ar", [1], [1.0], [1])), "question_id 'q1' already appeared on line 1"),
+        (json.dumps(row("q9", "de", "pld", [1], [1.0], [1])), "method 'pld' differs from 'ar'"),
+        (json.dumps({**row("q9", "de", "ar", [1], [1.0], [1]), "lossy": True}), "'lossy' differs"),
+    ],
+)
+def test_malformed_answer_file_names_file_and_line(tmp_path, line, message):
+    # Line 2 is blank and skipped, so the bad row is on line 3 of the file.
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(row("q1", "de", "ar", [1], [1.0], [1])) + "\n\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(AnswerFileError, match=rf"bad\.jsonl:3: .*{message}"):
+        load_answers(path)
+
+
+def test_missing_or_empty_answer_file(tmp_path):
+    with pytest.raises(AnswerFileError, match="missing.jsonl: cannot read"):
+        load_answers(tmp_path / "missing.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    with pytest.raises(AnswerFileError, match="empty.jsonl: answer file has no rows"):
+        load_answers(tmp_path / "empty.jsonl")
+
+
+def test_report_writes_markdown_and_pngs(files, tmp_path):
+    out = tmp_path / "report"
+    paths = write_report(files["ar"], [files["ar"], files["pld"], files["pld2"], files["typical"]], out)
+    assert [p.name for p in paths] == ["report.md", "speedup.png", "accept_lengths.png"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| method | de | fr | overall |" in md
+    # Cells are "speedup× / MAT": pld de = mean(2.0, 3.0) ± 0.71 over two runs, MAT 5; ar is 1× / 1.
+    assert "| pld | 2.50× ± 0.71 / 5.00 |" in md
+    assert "| ar | 1.00× / 1.00 | 1.00× / 1.00 | 1.00× / 1.00 |" in md
+    assert "| medusa (lossy) | 2.40× / 3.00 | – | 2.40× / 3.00 |" in md  # 24 tok/s vs 10 tok/s, fr absent
+    for name in ("speedup.png", "accept_lengths.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 5000
