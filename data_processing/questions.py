@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from data_processing.jsonl_rows import checked_rows
+
 
 class QuestionFileError(ValueError):
     """A question file (or a row about to be written) breaks the format; the message says where and why."""
@@ -47,24 +49,7 @@ def load_questions(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise QuestionFileError(f"{path}: no such question file")
-    rows: list[dict] = []
-    seen: dict[int | str, int] = {}  # question_id -> line where it first appeared
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise QuestionFileError(f"{path}:{lineno}: bad JSON ({e.msg} at column {e.colno})") from None
-            problem = row_problem(row)
-            if problem:
-                raise QuestionFileError(f"{path}:{lineno}: {problem}")
-            qid = row["question_id"]
-            if qid in seen:
-                raise QuestionFileError(f"{path}:{lineno}: duplicate question_id {qid!r} (first on line {seen[qid]})")
-            seen[qid] = lineno
-            rows.append(row)
+    rows = [row for _, row in checked_rows(path, QuestionFileError, row_problem)]
     if not rows:
         raise QuestionFileError(f"{path}: empty question file (no rows)")
     return rows

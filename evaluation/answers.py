@@ -5,10 +5,11 @@ Only choice 0 is used for speed metrics (Spec-Bench does the same).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
+
+from data_processing.jsonl_rows import checked_rows
 
 Row = dict[str, Any]
 
@@ -59,26 +60,10 @@ def _check_row(row: Any) -> str | None:
 def load_answers(path: str | Path) -> list[Row]:
     """All rows of an answer file, validated. One method and one lossy flag per file; no repeated question_id."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise AnswerFileError(f"{path}: cannot read answer file ({e.strerror or e})") from e
+    if not path.is_file():
+        raise AnswerFileError(f"{path}: cannot read answer file (no such file)")
     rows: list[Row] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue  # a trailing newline or a blank line is not a row
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise AnswerFileError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno})") from e
-        problem = _check_row(row)
-        if problem:
-            raise AnswerFileError(f"{path}:{lineno}: {problem}")
-        qid = row["question_id"]
-        if qid in seen:
-            raise AnswerFileError(f"{path}:{lineno}: question_id '{qid}' already appeared on line {seen[qid]}")
-        seen[qid] = lineno
+    for lineno, row in checked_rows(path, AnswerFileError, _check_row):
         if rows and row["method"] != rows[0]["method"]:
             # Metrics are reported per file and method; a mixed file would blur two methods into one number.
             raise AnswerFileError(

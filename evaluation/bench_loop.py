@@ -3,10 +3,10 @@
 Side by side in one run, on the same prompts:
   1. our `ar` vs HF `generate` greedy (tokens/s ratio; goal >= 1.0), and our `pld` vs HF prompt lookup;
   2. loop overhead per step: wall time outside the target's and drafter's model forwards;
-  3. target forward time vs number of verified tokens (chain and tree masks), which bounds every speedup;
-  4. per language: tokens/s, speedup over `ar` and MAT of `ar` and `pld` (and `sd` with --drafter).
+  3. target forward time vs number of verified tokens (chain and tree masks), which bounds every speedup.
+Per-language speedups come from evaluation.run + evaluation.speed (scripts/main.sh).
 
-    python -m evaluation.bench_loop [--target gemma-3-270m] [--max-new-tokens 64] [--drafter PATH]
+    python -m evaluation.bench_loop [--target gemma-3-270m] [--max-new-tokens 64] [--per-language 3]
 """
 from __future__ import annotations
 
@@ -62,35 +62,43 @@ def time_call(fn: Callable[[], int], device: torch.device) -> tuple[float, int]:
 
 
 def hf_vs_ours(target: Target, tokenizer, prompts: list[list[int]], max_new: int) -> dict:
-    """Interleaved per prompt: HF greedy generate, our ar, HF prompt lookup, our pld (no stop strings)."""
+    """HF greedy generate, our ar, HF prompt lookup, our pld on each prompt (no stop strings).
+
+    The engines' order rotates from prompt to prompt so that drifts of a noisy machine hit all alike.
+    """
     model = target.model
     cfg = GenerationConfig(max_new_tokens=max_new, eos_token_ids=(tokenizer.eos_token_id,), profile=True)
-    drafters = {m: build_drafter(m, target, {}, accept=cfg.accept) for m in ("ar", "pld")}
     hf_kwargs = dict(max_new_tokens=max_new, do_sample=False, eos_token_id=tokenizer.eos_token_id,
                      pad_token_id=tokenizer.pad_token_id, top_p=None, top_k=None, temperature=None)
+    overhead = {m: {"wall": 0.0, "model": 0.0, "draft": 0.0, "steps": 0} for m in ("ar", "pld")}
 
-    def hf(ids: list[int], **extra) -> int:
-        out = model.generate(torch.tensor([ids], device=target.device), **hf_kwargs, **extra)
-        return out.shape[1] - len(ids)
+    def hf(ids: list[int], **extra) -> tuple[float, int]:
+        return time_call(lambda: model.generate(torch.tensor([ids], device=target.device), **hf_kwargs, **extra)
+                         .shape[1] - len(ids), target.device)
 
-    rows = {k: {"time": 0.0, "tokens": 0} for k in ("hf_greedy", "ar", "hf_pld", "pld")}
-    overhead = {m: {"wall": 0.0, "model": 0.0, "draft": 0.0, "steps": 0} for m in drafters}
-    for ids in tqdm(prompts, desc="HF vs ours"):
-        for key, fn in (("hf_greedy", lambda: hf(ids)), ("hf_pld", lambda: hf(ids, prompt_lookup_num_tokens=10))):
-            seconds, n = time_call(fn, target.device)
-            rows[key]["time"] += seconds
-            rows[key]["tokens"] += n
-        for method, drafter in drafters.items():
+    def ours(method: str):
+        drafter = build_drafter(method, target, {}, accept=cfg.accept)
+
+        def run(ids: list[int]) -> tuple[float, int]:
             with forward_timer(model) as spent:
                 gen = generate(ids, target, drafter, cfg, tokenizer)
-            rows[method]["time"] += gen.wall_time
-            rows[method]["tokens"] += len(gen.tokens)
             o = overhead[method]
-            o["wall"] += gen.wall_time
-            o["model"] += spent[0]
-            o["draft"] += gen.stats.draft_time
-            o["steps"] += gen.steps
-    tps = {k: v["tokens"] / v["time"] for k, v in rows.items()}
+            o["wall"], o["model"] = o["wall"] + gen.wall_time, o["model"] + spent[0]
+            o["draft"], o["steps"] = o["draft"] + gen.stats.draft_time, o["steps"] + gen.steps
+            return gen.wall_time, len(gen.tokens)
+
+        return run
+
+    engines = {"hf_greedy": hf, "ar": ours("ar"), "hf_pld": lambda ids: hf(ids, prompt_lookup_num_tokens=10),
+               "pld": ours("pld")}
+    names = list(engines)
+    totals = {k: [0.0, 0] for k in names}  # seconds, tokens
+    for i, ids in enumerate(tqdm(prompts, desc="HF vs ours")):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            seconds, tokens = engines[name](ids)
+            totals[name][0] += seconds
+            totals[name][1] += tokens
+    tps = {k: tokens / seconds for k, (seconds, tokens) in totals.items()}
     return {
         "tokens_per_s": tps,
         "ar_over_hf_greedy": tps["ar"] / tps["hf_greedy"],
@@ -124,28 +132,6 @@ def forward_cost_curve(target: Target, context: list[int], sizes: list[int], rep
     return rows
 
 
-def per_language(target: Target, tokenizer, prompts: list[tuple[str, list[int]]], methods: dict, max_new: int) -> list[dict]:
-    """tokens/s, speedup over ar (mean of per-prompt ratios) and MAT, stopping translations at the first newline."""
-    cfg = GenerationConfig(max_new_tokens=max_new, eos_token_ids=(tokenizer.eos_token_id,), stop_strings=("\n",))
-    results: dict[tuple[str, str], list] = {}
-    for lang, ids in tqdm(prompts, desc="methods x languages"):
-        for method, drafter in methods.items():
-            gen = generate(ids, target, drafter, cfg, tokenizer)
-            results.setdefault((method, lang), []).append(gen)
-    rows = []
-    for (method, lang), gens in results.items():
-        base = results[("ar", lang)]
-        rows.append({
-            "method": method,
-            "language": lang,
-            "tokens_per_s": sum(len(g.tokens) for g in gens) / sum(g.wall_time for g in gens),
-            "speedup": statistics.mean((len(g.tokens) / g.wall_time) / (len(b.tokens) / b.wall_time) for g, b in zip(gens, base)),
-            "mat": sum(sum(g.stats.accept_lengths) for g in gens) / sum(g.steps for g in gens),
-            "mean_new_tokens": statistics.mean(len(g.tokens) for g in gens),
-        })
-    return rows
-
-
 def markdown(rows: list[dict], columns: list[str]) -> str:
     def fmt(v):
         return f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -159,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--drafter", default=None, help="draft model for sd (same tokenizer as the target)")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--per-language", type=int, default=3, help="prompts per language")
     parser.add_argument("--out", default="outputs/bench_loop.json")
@@ -171,20 +156,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"target {args.target} on {target.device} in {target.dtype}, {torch.get_num_threads()} threads, "
           f"{len(prompts)} prompts", flush=True)
 
-    methods = {m: build_drafter(m, target, {}, accept=AcceptConfig()) for m in ("ar", "pld")}
-    if args.drafter:
-        methods["sd"] = build_drafter("sd", target, {"drafter": args.drafter}, tokenizer=tokenizer, accept=AcceptConfig())
     warm_cfg = GenerationConfig(max_new_tokens=args.max_new_tokens)
     for _ in range(3):  # warm-up on the first prompt, discarded
-        for drafter in methods.values():
-            generate(prompts[0][1], target, drafter, warm_cfg, tokenizer)
+        for method in ("ar", "pld"):
+            generate(prompts[0][1], target, build_drafter(method, target, {}, accept=AcceptConfig()), warm_cfg, tokenizer)
+        model.generate(torch.tensor([prompts[0][1]], device=target.device), max_new_tokens=8, do_sample=False)
 
     report = {
         "target": args.target, "device": str(target.device), "dtype": str(target.dtype),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "hf_vs_ours": hf_vs_ours(target, tokenizer, [ids for _, ids in prompts], args.max_new_tokens),
         "forward_cost": forward_cost_curve(target, prompts[0][1] * 4, [0, 1, 3, 7, 15, 31, 63]),
-        "per_language": per_language(target, tokenizer, prompts, methods, args.max_new_tokens),
     }
     hv = report["hf_vs_ours"]
     print("\n## Our loop vs HF generate (same prompts, interleaved, no stop strings)")
@@ -195,8 +177,6 @@ def main(argv: list[str] | None = None) -> None:
                    ["method", "per_step_ms", "share_of_step", "target_forward_ms"]))
     print("\n## Target forward time vs verified tokens (context of ~%d tokens)" % (len(prompts[0][1]) * 4))
     print(markdown(report["forward_cost"], ["verified_tokens", "chain_ms", "tree_ms"]))
-    print("\n## Methods per language (translation, stop at first newline)")
-    print(markdown(report["per_language"], ["method", "language", "tokens_per_s", "speedup", "mat", "mean_new_tokens"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from evaluation.jsonl_store import JsonlStore
+from evaluation.answers import load_answers
 
 
 @dataclass
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tie-tolerance", type=float, default=0.25)
     args = parser.parse_args(argv)
 
-    baseline, answers = JsonlStore(args.baseline).rows, JsonlStore(args.answers).rows
+    baseline, answers = load_answers(args.baseline), load_answers(args.answers)
     matched, same, found = compare(baseline, answers)
     if matched == 0:
         sys.exit("no question appears in both files")

@@ -28,7 +28,7 @@ def test_valid_file_loads_and_skips_blank_lines(tmp_path):
 @pytest.mark.parametrize(
     "bad_line, message",
     [
-        ('{"question_id": 2, "category": "x", "turns": ["a"]', "bad JSON"),
+        ('{"question_id": 2, "category": "x", "turns": ["a"]', "not valid JSON"),
         ('[1, 2]', "expected a JSON object"),
         ('{"category": "x", "turns": ["a"]}', "missing field 'question_id'"),
         ('{"question_id": 2, "turns": ["a"]}', "missing field 'category'"),

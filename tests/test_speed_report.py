@@ -169,7 +169,7 @@ def test_category_mismatch_is_an_error(files, tmp_path):
         (json.dumps(row("q9", "de", "ar", [1, 2], [1.0], [1])), "2 new_tokens entries but 1 wall_time"),
         (json.dumps(row("q9", "de", "ar", [1], [0.0], [1])), "sums to 0 seconds"),
         (json.dumps(row("q9", "de", "ar", [1], [1.0], [0])), "accept_lengths must be a list of integers >= 1"),
-        (json.dumps(row("q1", "de", "ar", [1], [1.0], [1])), "question_id 'q1' already appeared on line 1"),
+        (json.dumps(row("q1", "de", "ar", [1], [1.0], [1])), r"duplicate question_id 'q1' \(first on line 1\)"),
         (json.dumps(row("q9", "de", "pld", [1], [1.0], [1])), "method 'pld' differs from 'ar'"),
         (json.dumps({**row("q9", "de", "ar", [1], [1.0], [1]), "lossy": True}), "'lossy' differs"),
     ],

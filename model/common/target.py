@@ -132,14 +132,19 @@ class Target:
         )
 
 
+def truncate_cache(cache: DynamicCache, length: int) -> None:
+    """Keep the first `length` positions of every layer (a view: no copy)."""
+    for layer in cache.layers:
+        layer.keys = layer.keys[..., :length, :]
+        layer.values = layer.values[..., :length, :]
+
+
 def keep_in_cache(cache: DynamicCache, prefix_len: int, keep: list[int]) -> None:
     """Drop the verified block's rejected entries: keep cache[:prefix_len] + block rows `keep`, in order."""
-    contiguous = keep == list(range(len(keep)))
-    index = None if contiguous else torch.tensor(keep, device=cache.layers[0].keys.device) + prefix_len
+    if keep == list(range(len(keep))):  # a chain prefix: a slice
+        truncate_cache(cache, prefix_len + len(keep))
+        return
+    index = torch.tensor(keep, device=cache.layers[0].keys.device) + prefix_len
     for layer in cache.layers:
-        if contiguous:  # a chain prefix: a slice, no copy
-            layer.keys = layer.keys[..., : prefix_len + len(keep), :]
-            layer.values = layer.values[..., : prefix_len + len(keep), :]
-        else:
-            layer.keys = torch.cat([layer.keys[..., :prefix_len, :], layer.keys.index_select(2, index)], dim=2)
-            layer.values = torch.cat([layer.values[..., :prefix_len, :], layer.values.index_select(2, index)], dim=2)
+        layer.keys = torch.cat([layer.keys[..., :prefix_len, :], layer.keys.index_select(2, index)], dim=2)
+        layer.values = torch.cat([layer.values[..., :prefix_len, :], layer.values.index_select(2, index)], dim=2)

@@ -13,6 +13,7 @@ from transformers import DynamicCache, PreTrainedModel
 
 from model.common.accept import AcceptConfig, sample, warp
 from model.common.state import DecodeState, Verdict
+from model.common.target import truncate_cache
 from model.common.tree import Draft
 
 
@@ -81,9 +82,7 @@ class DraftModelDrafter:
     def update(self, state: DecodeState, verdict: Verdict) -> None:
         # keep at least one committed token unfed, so the next propose has logits to start from
         keep = min(common_prefix(self.cached, state.tokens), len(state.tokens) - 1)
-        for layer in self.cache.layers:
-            layer.keys = layer.keys[..., :keep, :]
-            layer.values = layer.values[..., :keep, :]
+        truncate_cache(self.cache, keep)
         del self.cached[keep:]
         if self.config.adaptive:
             all_taken = len(verdict.accepted) == verdict.draft_size
