@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # files only; works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from evaluation.tables import markdown_table
 from evaluation.speed import OVERALL, FileResult, SummaryRow, evaluate, group_runs, match_notes, summarize  # noqa: E402
 
 
@@ -40,6 +41,13 @@ def _methods(table: Sequence[SummaryRow]) -> list[str]:
     return list(dict.fromkeys(r.label for r in table))
 
 
+def _overall_cells(r: SummaryRow) -> list[str]:
+    std = "" if math.isnan(r.speedup_std) else f" ± {r.speedup_std:.3f}"
+    mat = "–" if math.isnan(r.mat) else f"{r.mat:.3f}"
+    return [r.label, str(r.runs), str(r.questions), f"{r.speedup:.3f}{std}", f"{r.total_token_ratio:.3f}", mat,
+            f"{r.mean_new_tokens:.1f}", f"{r.baseline_mean_new_tokens:.1f}"]
+
+
 def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_file: str) -> str:
     """The report text: a methods x categories grid of "speedup× / MAT" and an overall detail table."""
     cats = _categories(table)
@@ -51,11 +59,9 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
         "questions; ± sample std across runs when repeated) / MAT (mean tokens emitted per target forward). "
         "Methods marked (lossy) do not preserve the target distribution.",
         "",
-        "| method | " + " | ".join(cats) + " |",
-        "|---|" + "---|" * len(cats),
+        markdown_table(["method", *cats], ([label, *(_speed_cell(cell.get((label, c))) for c in cats)]
+                                           for label in _methods(table))),
     ]
-    for label in _methods(table):
-        lines.append(f"| {label} | " + " | ".join(_speed_cell(cell.get((label, c))) for c in cats) + " |")
     lines += [
         "",
         "## Overall",
@@ -63,17 +69,11 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
         "Mean tokens sits next to speed: a method that generates longer (e.g. repetitive) output than the "
         "baseline can look faster without being so.",
         "",
-        "| method | runs | questions | speedup | total-token ratio | MAT | mean tokens | baseline mean tokens |",
-        "|---|---|---|---|---|---|---|---|",
+        markdown_table(
+            ["method", "runs", "questions", "speedup", "total-token ratio", "MAT", "mean tokens", "baseline mean tokens"],
+            (_overall_cells(r) for r in table if r.category == OVERALL),
+        ),
     ]
-    for r in table:
-        if r.category == OVERALL:
-            std = "" if math.isnan(r.speedup_std) else f" ± {r.speedup_std:.3f}"
-            mat = "–" if math.isnan(r.mat) else f"{r.mat:.3f}"
-            lines.append(
-                f"| {r.label} | {r.runs} | {r.questions} | {r.speedup:.3f}{std} | {r.total_token_ratio:.3f} | "
-                f"{mat} | {r.mean_new_tokens:.1f} | {r.baseline_mean_new_tokens:.1f} |"
-            )
     lines += ["", "## Matched questions", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 

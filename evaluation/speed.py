@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from evaluation.tables import markdown_table
 from evaluation.answers import Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label, tokens_per_second, wall_time
 
 OVERALL = "overall"
@@ -213,9 +214,7 @@ def _columns(table: Sequence[SummaryRow]) -> list[tuple[str, str]]:
 
 def to_markdown(table: Sequence[SummaryRow]) -> str:
     cols = _columns(table)
-    lines = ["| " + " | ".join(h for h, _ in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(_cell(r, f) for _, f in cols) + " |" for r in table]
-    return "\n".join(lines) + "\n"
+    return markdown_table([h for h, _ in cols], ([_cell(r, f) for _, f in cols] for r in table)) + "\n"
 
 
 def to_csv(table: Sequence[SummaryRow]) -> str:
