@@ -8,6 +8,11 @@ Pairs: our `ar` vs HF greedy `generate`; our `sd` vs HF assisted generation with
 For each pair: tokens/s of both and their ratio, MAT of both (HF's tokens per step counted with a
 streamer), how often the two emitted identical tokens, and our per-step overhead outside model forwards.
 The engines' order rotates from question to question so a drifting machine hits all of them alike.
+
+Generation stops on EOS and --max-new-tokens only, not on the benchmarks' stop strings: HF's
+assisted and prompt-lookup decoding keep every token of an accepted step past a stop string, and
+HF re-indexes the whole vocabulary for stop strings on every call (seconds for Gemma's 262k tokens),
+so with stop strings the two sides would neither emit the same tokens nor pay the same fixed cost.
 """
 from __future__ import annotations
 
@@ -191,7 +196,7 @@ def build_engines(target: Target, tokenizer, methods: list[str], drafter_model=N
 
 
 def main(argv: list[str] | None = None) -> None:
-    from data_processing.questions import load_questions, stop_strings
+    from data_processing.questions import load_questions
     from evaluation.prompting import PromptFormat, prompt_ids
     from evaluation.run import eos_ids
     from model.common.zoo import check_same_tokenizer, load_model
@@ -219,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     fmt, eos = PromptFormat(args.chat_template), eos_ids(model, tokenizer)
     prompts = [
         (prompt_ids(tokenizer, fmt, q["turns"][:1], []),
-         GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=eos, stop_strings=stop_strings(q["category"])))
+         GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=eos))
         for q in load_questions(args.questions)[: args.limit]
     ]
     compare(engines, prompts[:1])  # warm-up, discarded
