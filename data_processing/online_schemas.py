@@ -33,92 +33,101 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def translation(lang: str, prefix: str) -> Mapper:
-    """WMT / JParaCrawl rows {"translation": {<lang>: str, "en": str}} -> <lang>->English questions."""
-    schema = f'{{"translation": {{"{lang}": str, "en": str}}}}'
+RowMaker = Callable[[dict, int, int], "dict | None"]  # (record, record index, number the row would get) -> row or None
+
+
+def first_usable(make_row: RowMaker) -> Mapper:
+    """A mapper keeping the first n records for which make_row returns a row, in the source's order."""
 
     def to_rows(records: Iterable[dict], n: int) -> list[dict]:
         rows: list[dict] = []
         for i, record in enumerate(records):
-            pair = _field(record, "translation", i, schema)
-            src, en = _text(_field(pair, lang, i, schema)), _text(_field(pair, "en", i, schema))
-            if not src or not en:
-                continue
-            rows.append({
-                "question_id": f"{prefix}-{len(rows) + 1:04d}",
-                "category": f"translation-{lang}",
-                "turns": [translation_prompt(lang, src)],
-                "reference": [en],
-            })
-            if len(rows) == n:
-                break
+            row = make_row(record, i, len(rows) + 1)
+            if row is not None:
+                rows.append(row)
+                if len(rows) == n:
+                    break
         return rows
 
+    to_rows.__doc__ = make_row.__doc__
     return to_rows
 
 
-def mt_bench(records: Iterable[dict], n: int) -> list[dict]:
+def translation(lang: str, prefix: str) -> Mapper:
+    """WMT / JParaCrawl rows {"translation": {<lang>: str, "en": str}} -> <lang>->English questions."""
+    schema = f'{{"translation": {{"{lang}": str, "en": str}}}}'
+
+    def make_row(record: dict, i: int, number: int) -> dict | None:
+        pair = _field(record, "translation", i, schema)
+        src, en = _text(_field(pair, lang, i, schema)), _text(_field(pair, "en", i, schema))
+        if not src or not en:
+            return None
+        return {
+            "question_id": f"{prefix}-{number:04d}",
+            "category": f"translation-{lang}",
+            "turns": [translation_prompt(lang, src)],
+            "reference": [en],
+        }
+
+    return first_usable(make_row)
+
+
+def _mt_bench_row(record: dict, i: int, number: int) -> dict | None:
     """MT-bench: HuggingFaceH4/mt_bench_prompts rows {"prompt": [str], "prompt_id", "category", "reference": [str]},
     or FastChat's question.jsonl rows {"question_id", "category", "turns": [str], "reference"?}."""
     schema = '{"prompt" or "turns": [str], "prompt_id" or "question_id", "category"}'
-    rows: list[dict] = []
-    for i, record in enumerate(records):
-        turns_key = "turns" if isinstance(record, dict) and "turns" in record else "prompt"
-        id_key = "question_id" if isinstance(record, dict) and "question_id" in record else "prompt_id"
-        turns = [t for t in (_field(record, turns_key, i, schema) or []) if _text(t)]
-        if not turns:
-            continue
-        row = {
-            "question_id": _field(record, id_key, i, schema),
-            "category": f"mt_bench-{_text(_field(record, 'category', i, schema)) or 'unknown'}",
-            "turns": turns,
-        }
-        reference = [r for r in (record.get("reference") or []) if _text(r)]
-        if reference:
-            row["reference"] = reference
-        rows.append(row)
-        if len(rows) == n:
-            break
-    return rows
+    turns_key = "turns" if isinstance(record, dict) and "turns" in record else "prompt"
+    id_key = "question_id" if isinstance(record, dict) and "question_id" in record else "prompt_id"
+    turns = [t for t in (_field(record, turns_key, i, schema) or []) if _text(t)]
+    if not turns:
+        return None
+    row = {
+        "question_id": _field(record, id_key, i, schema),
+        "category": f"mt_bench-{_text(_field(record, 'category', i, schema)) or 'unknown'}",
+        "turns": turns,
+    }
+    reference = [r for r in (record.get("reference") or []) if _text(r)]
+    if reference:
+        row["reference"] = reference
+    return row
 
 
-def gsm8k(records: Iterable[dict], n: int) -> list[dict]:
+mt_bench = first_usable(_mt_bench_row)
+
+
+def _gsm8k_row(record: dict, i: int, number: int) -> dict | None:
     """GSM8K (openai/gsm8k, config "main"): rows {"question": str, "answer": str}; the answer ends "#### <number>"."""
     schema = '{"question": str, "answer": str}'
-    rows: list[dict] = []
-    for i, record in enumerate(records):
-        question, answer = _text(_field(record, "question", i, schema)), _text(_field(record, "answer", i, schema))
-        if not question:
-            continue
-        # the "Question/Answer" frame gives a base model a place to answer; stop_strings ends it at a blank line
-        rows.append({
-            "question_id": f"gsm8k-{len(rows) + 1:04d}",
-            "category": "math_reasoning-en",
-            "turns": [f"Question: {question}\nAnswer:"],
-            "reference": [answer],
-        })
-        if len(rows) == n:
-            break
-    return rows
+    question, answer = _text(_field(record, "question", i, schema)), _text(_field(record, "answer", i, schema))
+    if not question:
+        return None
+    # the "Question/Answer" frame gives a base model a place to answer; stop_strings ends it at a blank line
+    return {
+        "question_id": f"gsm8k-{number:04d}",
+        "category": "math_reasoning-en",
+        "turns": [f"Question: {question}\nAnswer:"],
+        "reference": [answer],
+    }
 
 
-def xlsum_ja(records: Iterable[dict], n: int) -> list[dict]:
+gsm8k = first_usable(_gsm8k_row)
+
+
+def _xlsum_ja_row(record: dict, i: int, number: int) -> dict | None:
     """XLSum (csebuetnlp/xlsum, config "japanese"): rows {"id", "url", "title", "summary": str, "text": str}."""
     schema = '{"text": str, "summary": str}'
-    rows: list[dict] = []
-    for i, record in enumerate(records):
-        text, summary = _text(_field(record, "text", i, schema)), _text(_field(record, "summary", i, schema))
-        if not text or len(text) > MAX_ARTICLE_CHARS:
-            continue
-        rows.append({
-            "question_id": f"xlsum-ja-{len(rows) + 1:04d}",
-            "category": "summarization-ja",
-            "turns": [builtin_ja.SUMMARY_TEMPLATE.format(text=text)],
-            "reference": [summary],
-        })
-        if len(rows) == n:
-            break
-    return rows
+    text, summary = _text(_field(record, "text", i, schema)), _text(_field(record, "summary", i, schema))
+    if not text or len(text) > MAX_ARTICLE_CHARS:
+        return None
+    return {
+        "question_id": f"xlsum-ja-{number:04d}",
+        "category": "summarization-ja",
+        "turns": [builtin_ja.SUMMARY_TEMPLATE.format(text=text)],
+        "reference": [summary],
+    }
+
+
+xlsum_ja = first_usable(_xlsum_ja_row)
 
 
 def sharegpt(records: Iterable[dict], n: int) -> list[dict]:
@@ -128,19 +137,17 @@ def sharegpt(records: Iterable[dict], n: int) -> list[dict]:
     conversations that open with the assistant or have no user text are skipped, and so are repeated ids.
     """
     schema = '{"id": str, "conversations": [{"from": str, "value": str}]}'
-    rows: list[dict] = []
     seen: set[str] = set()
-    for i, record in enumerate(records):
+
+    def make_row(record: dict, i: int, number: int) -> dict | None:
         qid = str(_field(record, "id", i, schema))
         messages = _field(record, "conversations", i, schema) or []
         if qid in seen or not messages or _field(messages[0], "from", i, schema) not in ("human", "user"):
-            continue
-        turns = [_text(m.get("value")) for m in messages if m.get("from") in ("human", "user")]
-        turns = [t for t in turns if t]
+            return None
+        turns = [t for t in (_text(m.get("value")) for m in messages if m.get("from") in ("human", "user")) if t]
         if not turns:
-            continue
+            return None
         seen.add(qid)
-        rows.append({"question_id": qid, "category": "sharegpt", "turns": turns})
-        if len(rows) == n:
-            break
-    return rows
+        return {"question_id": qid, "category": "sharegpt", "turns": turns}
+
+    return first_usable(make_row)(records, n)
