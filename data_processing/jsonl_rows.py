@@ -7,10 +7,13 @@ from typing import Any, Callable, Iterator
 
 
 def checked_rows(
-    path: Path, error: type[ValueError], check: Callable[[Any], str | None]
+    path: Path,
+    error: type[ValueError],
+    check: Callable[[Any], str | None],
+    row_id: Callable[[dict], Any] = lambda row: row["question_id"],
 ) -> Iterator[tuple[int, dict]]:
-    """(1-based line number, row) for each non-blank line: parsed, passed `check`, question_id not seen before."""
-    seen: dict[Any, int] = {}  # question_id -> line where it first appeared
+    """(1-based line number, row) for each non-blank line: parsed, passed `check`, its id not seen before."""
+    seen: dict[Any, int] = {}  # row id -> line where it first appeared
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -22,7 +25,7 @@ def checked_rows(
             problem = check(row)
             if problem:
                 raise error(f"{path}:{lineno}: {problem}")
-            qid = row["question_id"]
+            qid = row_id(row)
             if qid in seen:
                 raise error(f"{path}:{lineno}: duplicate question_id {qid!r} (first on line {seen[qid]})")
             seen[qid] = lineno

@@ -1,0 +1,99 @@
+"""Self-distillation: the target answers training prompts at several temperatures -> ShareGPT rows.
+
+    python -m data_generation.generate --prompts data/train/de.jsonl --out data/distill/de.jsonl
+        [--target gemma-3-270m] [--temperatures 0 0.3 0.7 1.0] [--limit N] [--max-new-tokens 48]
+        [--stop '\\n'] [--batch-size 32]
+        [--backend openai --base-url http://localhost:8000/v1 --model NAME --concurrency 16]
+
+Rows: {"id": "<prompt id>@t<temperature>", "source_id", "temperature",
+       "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]}.
+Every chunk of answers is appended and flushed; rerunning the command skips finished rows.
+"""
+from __future__ import annotations
+
+import argparse
+import codecs
+import time
+
+from tqdm import tqdm
+
+from data_generation.prompts import read_prompts
+from evaluation.jsonl_store import JsonlStore
+
+
+def row_id(prompt_id: str, temperature: float) -> str:
+    return f"{prompt_id}@t{temperature:g}"
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    for stop in stops:
+        if stop in text:
+            text = text[: text.index(stop)]
+    return text.strip()
+
+
+def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):
+    if args.backend == "openai":
+        from data_generation.openai_backend import OpenAIBackend
+
+        if not args.base_url or not args.model:
+            raise SystemExit("--backend openai needs --base-url and --model")
+        return OpenAIBackend(args.base_url, args.model, args.max_new_tokens, stops, args.concurrency)
+    from data_generation.local_backend import LocalBackend
+    from model.common.zoo import load_model
+
+    model, tokenizer = load_model(args.target, dtype=args.dtype)
+    return LocalBackend(model, tokenizer, args.max_new_tokens, stops)
+
+
+def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], store: JsonlStore,
+            chunk_size: int, seed: int, stops: tuple[str, ...]) -> None:
+    done = {row["id"] for row in store.rows}
+    todo = [(t, pid, p) for t in temperatures for pid, p in prompts if row_id(pid, t) not in done]
+    print(f"[multispec] {len(done)} rows already in {store.path}, {len(todo)} to generate", flush=True)
+    tokens, start = 0, time.perf_counter()
+    bar = tqdm(total=len(todo), desc="self-distillation", unit="answer")
+    for first in range(0, len(todo), chunk_size):
+        chunk = todo[first: first + chunk_size]
+        by_temperature: dict[float, list] = {}
+        for item in chunk:  # a chunk may straddle two temperatures: one backend call each
+            by_temperature.setdefault(item[0], []).append(item)
+        for temperature, items in by_temperature.items():
+            answers = backend.complete([p for _, _, p in items], temperature, seed + first)
+            for (_, pid, prompt), (text, n) in zip(items, answers):
+                store.append({"id": row_id(pid, temperature), "source_id": pid, "temperature": temperature,
+                              "conversations": [{"from": "human", "value": prompt},
+                                                {"from": "gpt", "value": cut_at_stop(text, stops)}]})
+                tokens += n
+        bar.update(len(chunk))
+        bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
+    bar.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prompts", required=True, help="training pool, ShareGPT or question file")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--target", default="gemma-3-270m")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
+    parser.add_argument("--limit", type=int, default=None, help="first N prompts")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable; escapes like \\n work)")
+    parser.add_argument("--batch-size", type=int, default=32, help="local backend: prompts per generate call")
+    parser.add_argument("--backend", choices=["local", "openai"], default="local")
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--model", default=None, help="model name on the server")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    stops = tuple(codecs.decode(s, "unicode_escape") for s in (args.stop or []))
+    prompts = read_prompts(args.prompts)[: args.limit]
+    chunk = args.batch_size if args.backend == "local" else 4 * args.concurrency
+    with JsonlStore(args.out) as store:
+        distill(make_backend(args, stops), prompts, args.temperatures, store, chunk, args.seed, stops)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Self-distillation through any OpenAI-compatible server (vLLM, llm_judge.serve, ...): concurrent requests.
+
+Retries with exponential backoff on 429, 5xx, timeouts and connection errors are the openai client's
+own (max_retries); nothing here re-implements them.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+
+class OpenAIBackend:
+    def __init__(self, base_url: str, model: str, max_new_tokens: int, stop_strings: tuple[str, ...] = (),
+                 concurrency: int = 8, max_retries: int = 6, timeout: float = 120.0):
+        from openai import OpenAI
+
+        self.client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"),
+                             max_retries=max_retries, timeout=timeout)
+        self.model, self.max_new_tokens, self.stop_strings = model, max_new_tokens, stop_strings
+        self.concurrency = concurrency
+
+    def _one(self, prompt: str, temperature: float, seed: int) -> tuple[str, int]:
+        # the completions endpoint takes the raw prompt, exactly as the local backend feeds it
+        response = self.client.completions.create(
+            model=self.model, prompt=prompt, max_tokens=self.max_new_tokens, temperature=temperature,
+            stop=list(self.stop_strings) or None, seed=seed)
+        text = response.choices[0].text
+        tokens = response.usage.completion_tokens if response.usage else len(text.split())
+        return text, tokens
+
+    def complete(self, prompts: list[str], temperature: float, seed: int) -> list[tuple[str, int]]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(lambda ip: self._one(ip[1], temperature, seed + ip[0]), enumerate(prompts)))
