@@ -31,7 +31,10 @@ def _check_row(row: Any) -> str | None:
     """Returns what is wrong with one parsed row, or None if it is usable."""
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}"
-    for key in ("question_id", "category", "method"):
+    qid = row.get("question_id")
+    if not (_is_int(qid) or (isinstance(qid, str) and qid)):  # Spec-Bench ids are ints, ours strings
+        return "'question_id' must be an integer or a non-empty string"
+    for key in ("category", "method"):
         if not isinstance(row.get(key), str) or not row[key]:
             return f"'{key}' must be a non-empty string"
     if "lossy" in row and not isinstance(row["lossy"], bool):

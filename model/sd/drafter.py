@@ -15,6 +15,7 @@ from model.common.accept import AcceptConfig, sample, warp
 from model.common.state import DecodeState, Verdict
 from model.common.target import truncate_cache
 from model.common.tree import Draft
+from model.sd.vocab import DraftVocab
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,11 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 class DraftModelDrafter:
     hidden_layers: tuple[int, ...] = ()
 
-    def __init__(self, model: PreTrainedModel, config: Config, accept: AcceptConfig, generator: torch.Generator | None):
+    def __init__(self, model: PreTrainedModel, config: Config, accept: AcceptConfig, generator: torch.Generator | None,
+                 vocab: DraftVocab | None = None):
         self.model = model.eval()
         self.config, self.accept, self.generator = config, accept, generator
+        self.vocab = vocab  # None: the drafter speaks the target's vocabulary
         self.gamma = config.gamma
         self.cache = DynamicCache()
         self.cached: list[int] = []  # tokens whose keys/values are in self.cache
@@ -54,14 +57,24 @@ class DraftModelDrafter:
         self.cached = []
 
     def _next_logits(self, ids: list[int]) -> torch.Tensor:
+        """Draft logits after feeding target-vocabulary `ids`; over the target vocabulary (-inf outside the draft's)."""
+        inputs = torch.tensor([ids])
+        if self.vocab is not None:
+            inputs = self.vocab.to_draft[inputs]
         out = self.model(
-            input_ids=torch.tensor([ids], device=self.model.device),
+            input_ids=inputs.to(self.model.device),
             past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=1,
         )
         self.cached.extend(ids)
-        return out.logits[0, -1]
+        logits = out.logits[0, -1]
+        if self.vocab is None:
+            return logits
+        # the unknown draft id is never proposed; every other draft id maps back to its target id
+        full = torch.full((self.vocab.target_vocab_size,), float("-inf"), device=logits.device, dtype=logits.dtype)
+        full[self.vocab.to_target.to(logits.device)] = logits[: self.vocab.unknown]
+        return full
 
     @torch.inference_mode()
     def propose(self, state: DecodeState) -> Draft:
@@ -90,7 +103,7 @@ class DraftModelDrafter:
 
 
 def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, generator=None, **_) -> DraftModelDrafter:
-    from model.common.zoo import check_same_tokenizer, load_model
+    from model.common.zoo import check_same_tokenizer, load_model, resolve
 
     if not config.drafter:
         raise ValueError("method 'sd' needs a draft model: pass --drafter NAME_OR_PATH")
@@ -98,4 +111,4 @@ def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, gener
     model, draft_tokenizer = load_model(config.drafter, dtype=dtype, device=str(target.device))
     if tokenizer is not None:
         check_same_tokenizer(tokenizer, draft_tokenizer)
-    return DraftModelDrafter(model, config, accept, generator)
+    return DraftModelDrafter(model, config, accept, generator, DraftVocab.load(resolve(config.drafter)))

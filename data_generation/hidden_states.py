@@ -1,0 +1,295 @@
+"""Dump the target's hidden states over self-distilled conversations, for training feature-level drafters.
+
+    python -m data_generation.hidden_states --data distilled.jsonl --out DIR [--target gemma-3-270m]
+        [--layers prenorm ...] [--dtype auto] [--batch-size 16] [--max-length 512] [--shard-size 2000]
+        [--limit N] [--save-dtype bfloat16]
+
+Tokens per conversation: tokenize(prompt) with the tokenizer's default special tokens (BOS) +
+tokenize(answer) without them + EOS, cut to --max-length; loss_mask is 1 over answer + EOS.
+Per token we keep the chosen layers' hidden states and the target's greedy next token
+(`target_argmax`; full logits over a 262k vocabulary would dwarf the features).
+
+Layers (L = num_hidden_layers), as transformers 5.x numbers `output_hidden_states`:
+    0         embeddings as fed to decoder layer 0 (Gemma scales them by sqrt(H) first)
+    k (1..L-1) output of decoder layer k (1-based), before any norm
+    L         output of the last decoder layer AFTER the final norm (what the LM head sees)
+    prenorm   output of the last decoder layer BEFORE the final norm (default; EAGLE's feature).
+              No HF index gives it (the library overwrites hidden_states[L] with the normed
+              state), so a forward hook on the last decoder layer captures it.
+Negative integers count from L+1 as in Python. Shards are written atomically and a rerun of the
+same command resumes; see `data_generation.feature_shards` for the format and the reader.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
+from evaluation.jsonl_store import JsonlStore
+from model.common.device import DTYPES, pick_device, pick_dtype
+
+ARGMAX_CHUNK = 256  # LM-head rows per matmul: 256 x 262k bf16 logits = 128 MiB, not the whole batch's GBs
+
+
+class DumpSettingsMismatch(ValueError):
+    """An output folder whose index was made with other settings: mixing would corrupt the dataset."""
+
+
+def parse_layers(specs: list[str], num_layers: int) -> list[int | str]:
+    """Resolve --layers to HF hidden-state indices in [0, L] or 'prenorm'; dedupe, keep order."""
+    layers: list[int | str] = []
+    for spec in specs:
+        if spec == PRENORM:
+            layer: int | str = PRENORM
+        else:
+            try:
+                k = int(spec)
+            except ValueError:
+                raise ValueError(f"--layers: {spec!r} is neither an integer nor {PRENORM!r}") from None
+            if not -(num_layers + 1) <= k <= num_layers:
+                raise ValueError(f"--layers: {k} out of range; the target has {num_layers} decoder layers, "
+                                 f"so valid indices are 0..{num_layers} (or {PRENORM!r})")
+            layer = k % (num_layers + 1)
+        if layer not in layers:
+            layers.append(layer)
+    return layers
+
+
+def layer_meaning(layer: int | str, num_layers: int) -> str:
+    if layer == PRENORM:
+        return f"output of decoder layer {num_layers} (the last) before the final norm"
+    if layer == 0:
+        return "embeddings as fed to decoder layer 1 (after any model-specific scaling)"
+    if layer == num_layers:
+        return f"output of decoder layer {num_layers} after the final norm (the LM head's input)"
+    return f"output of decoder layer {layer} (1-based), before any norm"
+
+
+def conversation_pair(row: dict[str, Any], number: int) -> tuple[str, str]:
+    turns = row.get("conversations")
+    if (not isinstance(turns, list) or len(turns) != 2 or [t.get("from") for t in turns] != ["human", "gpt"]
+            or not all(isinstance(t.get("value"), str) for t in turns)):
+        raise ValueError(f"data row {number} (id {row.get('id')!r}): expected conversations "
+                         "[{'from': 'human', 'value': str}, {'from': 'gpt', 'value': str}]")
+    return turns[0]["value"], turns[1]["value"]
+
+
+def tokenize_row(tokenizer, prompt: str, answer: str, max_length: int) -> tuple[list[int], list[int]]:
+    """(ids, loss_mask): prompt with default special tokens, answer without, then EOS; cut to max_length."""
+    prompt_ids = tokenizer(prompt).input_ids
+    answer_ids = tokenizer(answer, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    ids = (prompt_ids + answer_ids)[:max_length]
+    mask = ([0] * len(prompt_ids) + [1] * len(answer_ids))[:max_length]
+    return ids, mask
+
+
+def cast_checked(x: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor:
+    """Cast for storage, refusing silent overflow (Gemma's pre-norm features reach 65,536 > float16's max)."""
+    y = x.to(dtype)
+    if not torch.isfinite(y).all():
+        raise ValueError(f"{name}: values up to {x.float().abs().max().item():.4g} do not fit {dtype}; "
+                         "use --save-dtype bfloat16 or float32")
+    return y
+
+
+@torch.inference_mode()
+def run_batch(model, seqs: list[list[int]], layers: list[int | str], pad_id: int) -> list[dict[str, torch.Tensor]]:
+    """One right-padded forward; per sequence: hidden_<layer> (n, H) and target_argmax (n,), on CPU."""
+    device = model.device
+    lengths = [len(s) for s in seqs]
+    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)  # (B, T)
+    attention = torch.zeros_like(ids)
+    for b, seq in enumerate(seqs):
+        ids[b, : len(seq)] = torch.tensor(seq)
+        attention[b, : len(seq)] = 1  # right padding: real tokens never attend to pads, positions stay 0..n-1
+    decoder = model.get_decoder()
+    captured: dict[str, torch.Tensor] = {}
+    hook = None
+    if PRENORM in layers:
+        def keep_output(module, args, output):
+            captured[PRENORM] = output[0] if isinstance(output, tuple) else output
+        hook = decoder.layers[-1].register_forward_hook(keep_output)
+    indices = [layer for layer in layers if layer != PRENORM]
+    try:
+        out = decoder(input_ids=ids.to(device), attention_mask=attention.to(device), use_cache=False,
+                      output_hidden_states=indices or None)
+    finally:
+        if hook is not None:
+            hook.remove()
+    states = {layer: captured[PRENORM] if layer == PRENORM else out.hidden_states[layer] for layer in layers}  # (B, T, H)
+    # argmax of the LM head on real tokens only; logit soft-capping/scaling is monotonic, so it cannot change the argmax
+    real = out.last_hidden_state[attention.to(device).bool()]  # (N, H), row-major = sequence by sequence
+    head = model.get_output_embeddings()
+    argmax = torch.cat([head(real[i: i + ARGMAX_CHUNK]).argmax(-1) for i in range(0, len(real), ARGMAX_CHUNK)]).cpu()
+    results, start = [], 0
+    for b, n in enumerate(lengths):
+        item = {hidden_key(layer): h[b, :n].cpu() for layer, h in states.items()}
+        item["target_argmax"] = argmax[start: start + n]
+        results.append(item)
+        start += n
+    return results
+
+
+def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int | str], batch_size: int,
+               pad_id: int, save_dtype: torch.dtype, bar: tqdm) -> dict[str, torch.Tensor]:
+    """Features of one shard's conversations, batched longest-first to limit padding, stored in data order."""
+    order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+    found: dict[int, dict[str, torch.Tensor]] = {}
+    for first in range(0, len(order), batch_size):
+        batch = order[first: first + batch_size]
+        for i, item in zip(batch, run_batch(model, [rows[i][0] for i in batch], layers, pad_id)):
+            found[i] = item
+        bar.update(sum(len(rows[i][0]) for i in batch))
+    lengths = torch.tensor([len(ids) for ids, _ in rows])
+    tensors = {
+        "input_ids": torch.tensor([t for ids, _ in rows for t in ids], dtype=torch.int64),
+        "loss_mask": torch.tensor([m for _, mask in rows for m in mask], dtype=torch.uint8),
+        "target_argmax": torch.cat([found[i]["target_argmax"] for i in range(len(rows))]).to(torch.int64),
+        "offsets": torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)]),
+    }
+    for layer in layers:
+        key = hidden_key(layer)
+        tensors[key] = cast_checked(torch.cat([found[i][key] for i in range(len(rows))]), save_dtype, key).contiguous()
+    return tensors
+
+
+def write_atomic_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half an index
+
+
+def shard_ids(path: Path) -> list[str]:
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("ids", "[]"))
+
+
+def check_existing(out: Path, settings: dict[str, Any], plan: list[list[str]]) -> set[int]:
+    """Numbers of finished shards; refuse a folder made with other settings or other conversations."""
+    index_path = out / INDEX_NAME
+    if index_path.exists():
+        old = json.loads(index_path.read_text(encoding="utf-8")).get("settings", {})
+        diff = [f"{k}: {old.get(k)!r} there, {settings[k]!r} now" for k in settings if old.get(k) != settings[k]]
+        if diff:
+            raise DumpSettingsMismatch(f"{index_path} was made with other settings ({'; '.join(diff)}); "
+                                       "rerun with the same settings to resume, or choose a new --out")
+    planned = {shard_name(s) for s in range(len(plan))}
+    stray = sorted(p.name for p in out.glob("shard_*.safetensors") if p.name not in planned)
+    if stray:
+        raise DumpSettingsMismatch(f"{out} holds {stray[0]} beyond the {len(plan)} shards this run plans "
+                                   "(--limit or the data file changed); choose a new --out")
+    done = set()
+    for s, ids in enumerate(plan):
+        path = out / shard_name(s)
+        if path.exists():
+            if shard_ids(path) != ids:
+                raise DumpSettingsMismatch(f"{path} holds other conversations than this run plans for it "
+                                           "(--limit or the data file changed); choose a new --out")
+            done.add(s)
+    return done
+
+
+def build_index(settings: dict[str, Any], config, plan: list[list[str]], tokens: list[int], done: set[int]) -> dict[str, Any]:
+    layers, num_layers = settings["layers"], config.num_hidden_layers
+    return {
+        "format": FORMAT, "version": VERSION, "settings": settings,
+        "complete": len(done) == len(plan),
+        "hidden_size": config.hidden_size, "num_hidden_layers": num_layers,
+        "layer_meaning": {str(layer): layer_meaning(layer, num_layers) for layer in layers},
+        "tensors": {"input_ids": "(T,) int64", "loss_mask": "(T,) uint8, 1 on answer tokens and the final EOS",
+                    "target_argmax": "(T,) int64, the target's greedy next token after each position",
+                    "offsets": "(n+1,) int64, conversation j = rows offsets[j]:offsets[j+1]",
+                    **{hidden_key(layer): f"(T, {config.hidden_size}) {settings['save_dtype']}" for layer in layers}},
+        "num_conversations": sum(len(ids) for ids in plan), "num_tokens": sum(tokens),
+        "shards": [{"file": shard_name(s), "count": len(ids), "tokens": tokens[s], "ids": ids,
+                    "done": s in done} for s, ids in enumerate(plan)],
+    }
+
+
+def dump(args: argparse.Namespace) -> dict[str, Any]:
+    """Write (or finish) the dump described by args; returns the final index."""
+    from model.common.zoo import load_model, load_tokenizer, resolve
+    from transformers import AutoConfig
+
+    for name in ("batch_size", "max_length", "shard_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.save_dtype not in DTYPES:
+        raise ValueError(f"--save-dtype {args.save_dtype!r}: choose one of {sorted(DTYPES)}")
+    data = Path(args.data)
+    if not data.exists():
+        raise FileNotFoundError(f"--data {data} not found")
+    raw = JsonlStore(data).rows[: args.limit]
+    if not raw:
+        raise ValueError(f"--data {data} has no rows")
+    config = AutoConfig.from_pretrained(resolve(args.target)).get_text_config()  # layers resolve before the slow load
+    settings = {"target": args.target, "data": str(data.resolve()), "max_length": args.max_length,
+                "shard_size": args.shard_size, "layers": parse_layers(args.layers, config.num_hidden_layers),
+                "dtype": str(pick_dtype(pick_device(args.device), args.dtype)).removeprefix("torch."),
+                "save_dtype": args.save_dtype}
+
+    tokenizer = load_tokenizer(args.target)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
+    rows = [tokenize_row(tokenizer, *conversation_pair(r, n), args.max_length) for n, r in enumerate(raw, 1)]
+    ids = [str(r.get("id", n)) for n, r in enumerate(raw, 1)]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
+    plan = [ids[i: i + args.shard_size] for i in range(0, len(ids), args.shard_size)]
+    tokens = [sum(len(r[0]) for r in rows[i: i + args.shard_size]) for i in range(0, len(rows), args.shard_size)]
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = check_existing(out, settings, plan)
+    todo = [s for s in range(len(plan)) if s not in done]
+    write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, done))
+    print(f"[multispec] {len(plan)} shards planned in {out}: {len(done)} done, {len(todo)} to write", flush=True)
+    if todo:
+        model, tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        save_dtype = DTYPES[args.save_dtype]
+        bar = tqdm(total=sum(tokens[s] for s in todo), desc="hidden states", unit="tok", unit_scale=True)
+        start = time.perf_counter()
+        for s in todo:
+            lo = s * args.shard_size
+            tensors = dump_shard(model, rows[lo: lo + len(plan[s])], settings["layers"], args.batch_size,
+                                 pad_id, save_dtype, bar)
+            tmp = out / ("." + shard_name(s) + ".tmp")
+            save_file(tensors, str(tmp), metadata={"ids": json.dumps(plan[s])})
+            os.replace(tmp, out / shard_name(s))  # atomic: a crash never leaves a half shard under the final name
+            done.add(s)
+            write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, done))
+        bar.close()
+        seconds = time.perf_counter() - start
+        print(f"[multispec] {sum(tokens[s] for s in todo)} tokens in {seconds:.1f} s "
+              f"({sum(tokens[s] for s in todo) / seconds:.1f} tokens/s)", flush=True)
+    return json.loads((out / INDEX_NAME).read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="self-distilled ShareGPT JSONL (data_generation.generate)")
+    parser.add_argument("--out", required=True, help="dump folder (index.json + shards)")
+    parser.add_argument("--target", default="gemma-3-270m")
+    parser.add_argument("--layers", nargs="+", default=[PRENORM], help="HF hidden-state indices 0..L and/or 'prenorm'")
+    parser.add_argument("--dtype", default="auto", help="dtype the target runs in")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")
+    parser.add_argument("--limit", type=int, default=None, help="first N rows of --data")
+    parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
+    return dump(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The training loop: resume reproduces the next step's loss, two processes run under accelerate launch,
+and a tiny end-to-end pipeline (distill -> pretrain -> fine-tune -> sd) stays lossless with a reduced vocabulary."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tiny import save_tiny_checkpoint
+
+from data_generation import generate
+from data_generation.local_backend import LocalBackend
+from data_generation.prompts import read_prompts
+from evaluation import equal, run
+from evaluation.jsonl_store import JsonlStore
+from model.common.zoo import load_model
+from train.config import load_config
+from train.loop import train
+from train.tasks import build_task
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES = ["Die Datei wurde gespeichert.", "Das Netzwerk ist nicht erreichbar.", "Bitte warten Sie einen Moment.",
+             "Der Drucker hat kein Papier mehr.", "Die Verbindung wurde getrennt.", "Es ist ein Fehler aufgetreten.",
+             "Das Passwort ist falsch.", "Die Sitzung ist abgelaufen."]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train")
+    target = save_tiny_checkpoint(d / "target")
+    pool = d / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": f"de-{i}", "prompt": f"Translate German to English: {s}\nEnglish:",
+                                        "text": s}) + "\n" for i, s in enumerate(SENTENCES)))
+    return d, target, pool
+
+
+def write_config(path: Path, target: str, data: Path, out: Path, **extra) -> Path:
+    cfg = {"task": "drafter_lm", "output_dir": str(out), "steps": 4, "batch_size": 2, "lr": 3e-3,
+           "warmup_steps": 1, "save_every": 2, "log_every": 1,
+           "task_args": {"target": target, "data": str(data), "hidden_size": 32, "layers": 1, "heads": 2,
+                         "intermediate_size": 64, "draft_vocab_size": 40, **extra}}
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_resume_gives_the_same_next_step_loss(workdir, monkeypatch):
+    d, target, pool = workdir
+    full = load_config(write_config(d / "a.json", target, pool, d / "a"))
+    reference = [r["loss"] for r in train(full, build_task(full.task, full.task_args))]
+
+    cfg = load_config(write_config(d / "b.json", target, pool, d / "b"))
+    task = build_task(cfg.task, cfg.task_args)
+    real_loss, calls = task.loss, []
+
+    def crash_on_third_step(model, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # stopped after the step-2 checkpoint
+        return real_loss(model, batch)
+
+    monkeypatch.setattr(task, "loss", crash_on_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, task)
+    resumed = train(cfg, build_task(cfg.task, cfg.task_args), resume=True)
+    assert [r["step"] for r in resumed] == [3, 4]
+    assert resumed[0]["loss"] == pytest.approx(reference[2], rel=1e-5)
+    assert reference[-1] < reference[0]
+
+
+def test_two_processes_under_accelerate_launch(workdir):
+    d, target, pool = workdir
+    config = write_config(d / "ddp.json", target, pool, d / "ddp")
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.run", "--config", str(config), "steps=2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (d / "ddp" / "final" / "draft_vocab.json").exists()
+    assert [json.loads(line)["step"] for line in (d / "ddp" / "log.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
+    d, target, pool = workdir
+    model, tokenizer = load_model(target, dtype="float32", device="cpu")
+    distilled = d / "distilled.jsonl"
+    with JsonlStore(distilled) as store:
+        generate.distill(LocalBackend(model, tokenizer, 12, ("\n",)), read_prompts(pool), [0.0, 1.0], store,
+                         chunk_size=4, seed=0, stops=("\n",))
+    pre = load_config(write_config(d / "pre.json", target, pool, d / "pre"))
+    train(pre, build_task(pre.task, pre.task_args))
+    fine = load_config(write_config(d / "fine.json", target, distilled, d / "fine", stage="finetune",
+                                    init_from=str(d / "pre" / "final")))
+    train(fine, build_task(fine.task, fine.task_args))
+
+    questions = d / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
+                                             "turns": [f"Translate German to English: {s}\nEnglish:"]}) + "\n"
+                                 for i, s in enumerate(SENTENCES[:4])))
+    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16",
+              "--warmup", "0"]
+    run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
+    run.main(["--method", "sd", "--drafter", str(d / "fine" / "final"), "--gamma", "3", "--out", str(d / "sd.jsonl"), *common])
+    equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / "sd.jsonl"), "--tie-tolerance", "0"])

@@ -1,0 +1,87 @@
+"""The one training loop (nanoGPT-straight, on accelerate): AdamW, warmup + cosine schedule, gradient
+accumulation, mixed precision, resumable checkpoints, loss and lr logged. Runs under `python` on one
+device and under `accelerate launch` on many (DDP / FSDP / DeepSpeed come from accelerate's config)."""
+from __future__ import annotations
+
+import json
+from itertools import count
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from train.config import TrainConfig
+
+STATE_DIR = "checkpoint"  # latest resumable state (model, optimizer, scheduler, RNG) under output_dir
+
+
+def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
+    """Run cfg.steps optimizer steps; returns the logged records (also in output_dir/log.jsonl)."""
+    acc = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
+                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    set_seed(cfg.seed)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = task.model()
+    loader = DataLoader(task.dataset(), batch_size=cfg.batch_size, shuffle=True, collate_fn=task.collate, drop_last=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
+    model, optimizer, loader, schedule = acc.prepare(model, optimizer, loader, schedule)
+    if len(loader) == 0:
+        raise ValueError(f"not enough training rows for one batch of {cfg.batch_size} per process")
+
+    step = 0
+    if resume and (out / STATE_DIR).exists():
+        acc.load_state(str(out / STATE_DIR))
+        step = json.loads((out / STATE_DIR / "step.json").read_text())["step"]
+    consumed = step * cfg.grad_accum  # micro-batches already seen by this process
+    log: list[dict] = []
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.task}", disable=not acc.is_main_process)
+    model.train()
+    for epoch in count(consumed // len(loader)):
+        if step >= cfg.steps:
+            break
+        loader.set_epoch(epoch)  # reshuffle per epoch, reproducibly
+        skip = consumed - epoch * len(loader) if epoch == consumed // len(loader) else 0
+        for batch in acc.skip_first_batches(loader, skip) if skip > 0 else loader:
+            with acc.accumulate(model):
+                loss = task.loss(model, batch)
+                acc.backward(loss)
+                if acc.sync_gradients:
+                    acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+            if not acc.sync_gradients:
+                continue
+            step += 1
+            record = {"step": step, "loss": acc.gather(loss.detach()[None]).mean().item(), "lr": schedule.get_last_lr()[0]}
+            log.append(record)
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
+            if acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps):
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                save_state(acc, out, step)
+            if step >= cfg.steps:
+                break
+    bar.close()
+    if acc.is_main_process:
+        task.save(acc.unwrap_model(model), out / "final")
+    acc.wait_for_everyone()
+    return log
+
+
+def save_state(acc: Accelerator, out: Path, step: int) -> None:
+    acc.save_state(str(out / STATE_DIR))
+    if acc.is_main_process:
+        (out / STATE_DIR / "step.json").write_text(json.dumps({"step": step}))
+    acc.wait_for_everyone()
+
+

@@ -1,0 +1,32 @@
+"""The one training entry point.
+
+    python -m train.run --config train/configs/drafter_lm_quick_pretrain.json [--resume] [key=value ...]
+    accelerate launch [--multi_gpu | --config_file fsdp.yaml] -m train.run --config ... [--resume]
+
+Overrides: any TrainConfig field (`steps=200`) or task argument (`task_args.data=data/train/fr.jsonl`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from train.config import load_config
+from train.loop import train
+from train.tasks import build_task
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint if present")
+    parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config, args.overrides)
+    log = train(cfg, build_task(cfg.task, cfg.task_args), resume=args.resume)
+    if log:
+        print(json.dumps(log[-1]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

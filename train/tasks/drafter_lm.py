@@ -1,0 +1,96 @@
+"""Drafter LM for `sd`: a small Llama-architecture decoder over the target's tokenizer, optionally with
+a reduced draft vocabulary. Stage "pretrain" learns a language's text (training pool rows {"text"});
+stage "finetune" starts from a pretrained drafter and learns the target's own answers (self-distilled
+ShareGPT rows), with the loss on answer tokens only, as in the multilingual drafter recipe."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from evaluation.jsonl_store import JsonlStore
+from model.common.zoo import load_tokenizer
+from model.sd.vocab import DraftVocab
+
+IGNORE = -100
+
+
+class DrafterLMTask:
+    def __init__(self, data: str, target: str = "gemma-3-270m", stage: str = "pretrain", init_from: str | None = None,
+                 hidden_size: int = 256, layers: int = 2, heads: int = 4, intermediate_size: int = 768,
+                 max_length: int = 128, draft_vocab_size: int = 8192, limit: int | None = None):
+        if stage not in ("pretrain", "finetune"):
+            raise ValueError(f"stage must be pretrain or finetune, got {stage!r}")
+        if stage == "finetune" and not init_from:
+            raise ValueError("stage finetune needs init_from: the pretrained drafter's folder")
+        self.tokenizer = load_tokenizer(target)
+        self.stage, self.init_from, self.max_length = stage, init_from, max_length
+        self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+                          num_key_value_heads=heads, intermediate_size=intermediate_size)
+        rows = JsonlStore(data).rows[:limit]
+        if not rows:
+            raise ValueError(f"no training rows in {data}")
+        self.examples = [self._example(row) for row in rows]  # (target ids, loss mask)
+        target_vocab = len(self.tokenizer)
+        if init_from:
+            self.vocab = DraftVocab.load(init_from)
+        elif draft_vocab_size:
+            special = [t for t in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
+                       if t is not None]
+            self.vocab = DraftVocab.most_frequent((ids for ids, _ in self.examples), draft_vocab_size, target_vocab, special)
+        else:
+            self.vocab = None
+
+    def _example(self, row: dict) -> tuple[list[int], list[bool]]:
+        tok = self.tokenizer
+        if self.stage == "pretrain":
+            ids = tok(row["text"]).input_ids + [tok.eos_token_id]
+            mask = [True] * len(ids)
+        else:
+            prompt, answer = row["conversations"][0]["value"], row["conversations"][1]["value"]
+            prompt_ids = tok(prompt).input_ids
+            answer_ids = tok(answer, add_special_tokens=False).input_ids + [tok.eos_token_id]
+            ids, mask = prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)
+        return ids[: self.max_length], mask[: self.max_length]
+
+    def model(self) -> LlamaForCausalLM:
+        if self.init_from:
+            return LlamaForCausalLM.from_pretrained(self.init_from, dtype=torch.float32)
+        vocab_size = self.vocab.size if self.vocab else len(self.tokenizer)
+        config = LlamaConfig(vocab_size=vocab_size, tie_word_embeddings=True, max_position_embeddings=4096,
+                             bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.tokenizer.eos_token_id,
+                             pad_token_id=self.tokenizer.pad_token_id, **self.shape)
+        return LlamaForCausalLM(config)
+
+    def dataset(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        data = []
+        for ids, mask in self.examples:
+            ids_t = torch.tensor(ids)
+            inputs = self.vocab.to_draft[ids_t] if self.vocab else ids_t
+            labels = inputs.clone()
+            labels[~torch.tensor(mask)] = IGNORE
+            if self.vocab:
+                labels[labels == self.vocab.unknown] = IGNORE  # a token the drafter can never propose
+            data.append((inputs, labels))
+        return data
+
+    def collate(self, rows: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        width = max(len(ids) for ids, _ in rows)
+        batch = {"input_ids": torch.zeros(len(rows), width, dtype=torch.long),  # (B, T)
+                 "attention_mask": torch.zeros(len(rows), width, dtype=torch.long),
+                 "labels": torch.full((len(rows), width), IGNORE, dtype=torch.long)}
+        for i, (ids, labels) in enumerate(rows):
+            batch["input_ids"][i, : len(ids)] = ids
+            batch["attention_mask"][i, : len(ids)] = 1
+            batch["labels"][i, : len(ids)] = labels
+        return batch
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(**batch).loss
+
+    def save(self, model, folder: Path) -> None:
+        model.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))  # the target's: zoo checks drafter and target tokenizers agree
+        if self.vocab:
+            self.vocab.save(folder)
