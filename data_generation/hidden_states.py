@@ -2,10 +2,12 @@
 
     python -m data_generation.hidden_states --data distilled.jsonl --out DIR [--target gemma-3-270m]
         [--layers prenorm ...] [--dtype auto] [--batch-size 16] [--max-length 512] [--shard-size 2000]
-        [--limit N] [--save-dtype bfloat16]
+        [--limit N] [--save-dtype bfloat16] [--answer-prefix ' ']
 
 Tokens per conversation: tokenize(prompt) with the tokenizer's default special tokens (BOS) +
-tokenize(answer) without them + EOS, cut to --max-length; loss_mask is 1 over answer + EOS.
+tokenize(answer_prefix + answer) without them + EOS, cut to --max-length; loss_mask is 1 over
+answer + EOS. `generate.py` strips answers, dropping the space the target generated after
+"English:"; --answer-prefix ' ' restores it so the tokens match what the target actually produced.
 Per token we keep the chosen layers' hidden states and the target's greedy next token
 (`target_argmax`; full logits over a 262k vocabulary would dwarf the features).
 
@@ -76,17 +78,18 @@ def layer_meaning(layer: int | str, num_layers: int) -> str:
 
 def conversation_pair(row: dict[str, Any], number: int) -> tuple[str, str]:
     turns = row.get("conversations")
-    if (not isinstance(turns, list) or len(turns) != 2 or [t.get("from") for t in turns] != ["human", "gpt"]
+    if (not isinstance(turns, list) or len(turns) != 2 or not all(isinstance(t, dict) for t in turns)
+            or [t.get("from") for t in turns] != ["human", "gpt"]
             or not all(isinstance(t.get("value"), str) for t in turns)):
         raise ValueError(f"data row {number} (id {row.get('id')!r}): expected conversations "
                          "[{'from': 'human', 'value': str}, {'from': 'gpt', 'value': str}]")
     return turns[0]["value"], turns[1]["value"]
 
 
-def tokenize_row(tokenizer, prompt: str, answer: str, max_length: int) -> tuple[list[int], list[int]]:
+def tokenize_row(tokenizer, prompt: str, answer: str, max_length: int, answer_prefix: str = "") -> tuple[list[int], list[int]]:
     """(ids, loss_mask): prompt with default special tokens, answer without, then EOS; cut to max_length."""
     prompt_ids = tokenizer(prompt).input_ids
-    answer_ids = tokenizer(answer, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    answer_ids = tokenizer(answer_prefix + answer, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
     ids = (prompt_ids + answer_ids)[:max_length]
     mask = ([0] * len(prompt_ids) + [1] * len(answer_ids))[:max_length]
     return ids, mask
@@ -235,12 +238,13 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     settings = {"target": args.target, "data": str(data.resolve()), "max_length": args.max_length,
                 "shard_size": args.shard_size, "layers": parse_layers(args.layers, config.num_hidden_layers),
                 "dtype": str(pick_dtype(pick_device(args.device), args.dtype)).removeprefix("torch."),
-                "save_dtype": args.save_dtype}
+                "save_dtype": args.save_dtype, "answer_prefix": args.answer_prefix}
 
     tokenizer = load_tokenizer(args.target)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
-    rows = [tokenize_row(tokenizer, *conversation_pair(r, n), args.max_length) for n, r in enumerate(raw, 1)]
+    rows = [tokenize_row(tokenizer, *conversation_pair(r, n), args.max_length, args.answer_prefix)
+            for n, r in enumerate(raw, 1)]
     ids = [str(r.get("id", n)) for n, r in enumerate(raw, 1)]
     if len(set(ids)) != len(ids):
         raise ValueError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
@@ -288,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")
     parser.add_argument("--limit", type=int, default=None, help="first N rows of --data")
     parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
+    parser.add_argument("--answer-prefix", default="", help="text put before each answer (e.g. ' ' for stripped answers)")
     return dump(parser.parse_args(argv))
 
 

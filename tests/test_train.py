@@ -68,6 +68,9 @@ def test_resume_gives_the_same_next_step_loss(workdir, monkeypatch):
     assert [r["step"] for r in resumed] == [3, 4]
     assert resumed[0]["loss"] == pytest.approx(reference[2], rel=1e-5)
     assert reference[-1] < reference[0]
+    longer = load_config(write_config(d / "b.json", target, pool, d / "b"), ["steps=8"])
+    with pytest.raises(ValueError, match="another configuration"):
+        train(longer, build_task(longer.task, longer.task_args), resume=True)
 
 
 def test_two_processes_under_accelerate_launch(workdir):

@@ -3,6 +3,7 @@ accumulation, mixed precision, resumable checkpoints, loss and lr logged. Runs u
 device and under `accelerate launch` on many (DDP / FSDP / DeepSpeed come from accelerate's config)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from itertools import count
 from pathlib import Path
@@ -37,6 +38,10 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
 
     step = 0
     if resume and (out / STATE_DIR).exists():
+        saved = json.loads((out / STATE_DIR / "config.json").read_text())
+        if saved != dataclasses.asdict(cfg):  # e.g. another schedule length would silently change the lr curve
+            raise ValueError(f"{out / STATE_DIR} was saved with another configuration ({saved}); "
+                             f"resume with the same settings or pick a new output_dir")
         acc.load_state(str(out / STATE_DIR))
         step = json.loads((out / STATE_DIR / "step.json").read_text())["step"]
     consumed = step * cfg.grad_accum  # micro-batches already seen by this process
@@ -68,7 +73,7 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
             if step % cfg.save_every == 0 or step == cfg.steps:
-                save_state(acc, out, step)
+                save_state(acc, cfg, out, step)
             if step >= cfg.steps:
                 break
     bar.close()
@@ -78,10 +83,11 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
     return log
 
 
-def save_state(acc: Accelerator, out: Path, step: int) -> None:
+def save_state(acc: Accelerator, cfg: TrainConfig, out: Path, step: int) -> None:
     acc.save_state(str(out / STATE_DIR))
     if acc.is_main_process:
         (out / STATE_DIR / "step.json").write_text(json.dumps({"step": step}))
+        (out / STATE_DIR / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
     acc.wait_for_everyone()
 
 

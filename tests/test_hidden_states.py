@@ -1,0 +1,159 @@
+"""Hidden-state dumps: batched features equal single-sequence forwards, loss masks cover exactly the
+answers, pre-/post-norm layer semantics, atomic resume, and refusal to mix settings."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tiny import save_tiny_checkpoint
+
+from data_generation import hidden_states
+from data_generation.feature_shards import FeatureShards, shard_name
+from model.common.zoo import load_model
+
+ANSWERS = ["Hello", "", "A much longer answer that runs past the length limit " * 3, "Yes.", "x", "Good morning, world",
+           "ok", "The column number"]
+
+
+def close(dumped: torch.Tensor, reference: torch.Tensor) -> bool:
+    """Equal up to float32 reordering: batched and single forwards use different matmul shapes, so raw
+    residual-stream features (|x| ~ 80 in the tiny model, float32 ulp ~ 8e-6) differ by a few ulp;
+    a padding leak would differ by O(1). Tolerance 1e-5 of the tensor's scale (atol 1e-5 when |x| <= 1)."""
+    return torch.allclose(dumped, reference, rtol=0, atol=1e-5 * max(1.0, reference.abs().max().item()))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hs")
+    folder = save_tiny_checkpoint(root / "tiny")
+    data = root / "d.jsonl"
+    with open(data, "w") as f:
+        for i, answer in enumerate(ANSWERS):
+            prompt = f"Translate German to English: Satz {'lang ' * i}{i}\nEnglish:"
+            f.write(json.dumps({"id": f"p{i}@t0", "source_id": f"p{i}", "temperature": 0.0,
+                                "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]}) + "\n")
+    model, tokenizer = load_model(folder, dtype="float32", device="cpu")
+    return root, folder, data, model, tokenizer
+
+
+def run(setup, out, *extra):
+    root, folder, data, _, _ = setup
+    return hidden_states.main(["--data", str(data), "--out", str(out), "--target", folder, "--dtype", "float32",
+                               "--device", "cpu", "--save-dtype", "float32", "--batch-size", "3", "--shard-size", "3",
+                               "--max-length", "80", *extra])
+
+
+@pytest.fixture(scope="module")
+def dumped(setup):
+    out = setup[0] / "all_layers"
+    run(setup, out, "--layers", "0", "1", "2", "prenorm")
+    return out
+
+
+def test_features_equal_single_sequence_forward(setup, dumped):
+    _, _, _, model, _ = setup
+    ds = FeatureShards(dumped)
+    assert len(ds) == len(ANSWERS) and len(ds.shards) == 3
+    lengths = {len(ds[i]["input_ids"]) for i in range(len(ds))}
+    assert len(lengths) > 2, "batches must mix lengths so that padding is exercised"
+    for i in range(len(ds)):
+        item = ds[i]
+        ids = item["input_ids"][None]
+        with torch.no_grad():
+            out = model(input_ids=ids, output_hidden_states=True)
+        for layer in (0, 1, 2):
+            assert close(item[f"hidden_{layer}"], out.hidden_states[layer][0]), (i, layer)
+        assert torch.equal(item["target_argmax"], out.logits[0].argmax(-1))
+
+
+def test_prenorm_and_postnorm_semantics(setup, dumped):
+    root, folder, _, model, _ = setup
+    # an independent reference: transformers' own untied last hidden state is the pre-norm one
+    untied, _ = load_model(folder, dtype="float32", device="cpu")
+    untied.config.tie_last_hidden_states = False
+    ds = FeatureShards(dumped)
+    L = model.config.num_hidden_layers
+    assert ds.index["num_hidden_layers"] == L == 2
+    assert "after the final norm" in ds.index["layer_meaning"][str(L)]
+    assert "before the final norm" in ds.index["layer_meaning"]["prenorm"]
+    for i in range(len(ds)):
+        item = ds[i]
+        with torch.no_grad():
+            pre = untied(input_ids=item["input_ids"][None], output_hidden_states=True).hidden_states[-1][0]
+            normed = model.model.norm(item["hidden_prenorm"])
+        assert close(item["hidden_prenorm"], pre)
+        assert close(normed, item[f"hidden_{L}"])
+        assert not torch.allclose(item["hidden_prenorm"], item[f"hidden_{L}"], atol=1e-2)
+
+
+def test_loss_mask_covers_exactly_the_answer(setup, dumped):
+    _, _, data, _, tokenizer = setup
+    ds = FeatureShards(dumped)
+    rows = [json.loads(line) for line in open(data)]
+    for i, row in enumerate(rows):
+        prompt, answer = (t["value"] for t in row["conversations"])
+        p = tokenizer(prompt).input_ids
+        a = tokenizer(answer, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+        item = ds[i]
+        assert item["id"] == row["id"]
+        assert item["input_ids"].tolist() == (p + a)[:80]
+        assert item["loss_mask"].tolist() == ([0] * len(p) + [1] * len(a))[:80]
+        if len(p + a) <= 80:
+            assert item["input_ids"][-1] == tokenizer.eos_token_id and item["loss_mask"].sum() == len(a)
+    assert len(ds[2]["input_ids"]) == 80  # the long answer was cut at --max-length
+
+
+def test_answer_prefix_is_part_of_the_answer(setup):
+    _, _, _, _, tokenizer = setup
+    prompt = "English:"
+    ids, mask = hidden_states.tokenize_row(tokenizer, prompt, "Hi", 80, answer_prefix=" ")
+    p = tokenizer(prompt).input_ids
+    assert ids == p + tokenizer(" Hi", add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+    assert mask == [0] * len(p) + [1] * (len(ids) - len(p))
+
+
+def test_resume_rewrites_only_the_missing_shard(setup):
+    out = setup[0] / "resume"
+    run(setup, out)
+    before = [{k: v.clone() if torch.is_tensor(v) else v for k, v in item.items()} for item in FeatureShards(out)]
+    assert list(before[0]) == ["id", "input_ids", "loss_mask", "target_argmax", "hidden_prenorm"]
+    mtimes = {s: (out / shard_name(s)).stat().st_mtime_ns for s in range(2)}
+    (out / shard_name(2)).unlink()
+    with pytest.raises(FileNotFoundError):
+        FeatureShards(out)[len(before) - 1]
+    index = run(setup, out)
+    assert index["complete"] and all(shard["done"] for shard in index["shards"])
+    assert {s: (out / shard_name(s)).stat().st_mtime_ns for s in range(2)} == mtimes
+    after = list(FeatureShards(out))
+    assert len(after) == len(before)
+    for a, b in zip(after, before):
+        assert a.keys() == b.keys() and a["id"] == b["id"]
+        assert all(torch.equal(a[k], b[k]) for k in a if k != "id")
+    assert not list(out.glob(".*tmp")), "no temp files may remain"
+
+
+def test_mismatched_settings_are_refused(setup):
+    out = setup[0] / "mismatch"
+    run(setup, out, "--limit", "4")
+    with pytest.raises(hidden_states.DumpSettingsMismatch, match="max_length: 80 there, 40 now"):
+        run(setup, out, "--limit", "4", "--max-length", "40")
+    with pytest.raises(hidden_states.DumpSettingsMismatch, match="layers"):
+        run(setup, out, "--limit", "4", "--layers", "1")
+    with pytest.raises(hidden_states.DumpSettingsMismatch, match="other conversations"):
+        run(setup, out, "--limit", "5")  # shard 1 would gain a conversation
+    run(setup, out, "--limit", "4")  # same settings: nothing to do, still fine
+
+
+def test_bad_input_gives_clear_errors(setup, tmp_path):
+    with pytest.raises(ValueError, match="out of range"):
+        run(setup, tmp_path / "a", "--layers", "3")
+    with pytest.raises(ValueError, match="neither an integer"):
+        run(setup, tmp_path / "b", "--layers", "last")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "conversations": [{"from": "gpt", "value": "hi"}]}) + "\n")
+    with pytest.raises(ValueError, match="data row 1"):
+        hidden_states.main(["--data", str(bad), "--out", str(tmp_path / "c"), "--target", setup[1]])
+    with pytest.raises(ValueError, match="do not fit"):
+        hidden_states.cast_checked(torch.tensor([70000.0]), torch.float16, "hidden_prenorm")
+    assert hidden_states.parse_layers(["-1", "prenorm", "2", "0"], 2) == [2, "prenorm", 0]
