@@ -26,10 +26,12 @@ def row_id(prompt_id: str, temperature: float) -> str:
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
+    """The answer up to the first stop string, otherwise verbatim: a drafter must learn the target's
+    exact tokens, leading space included (Gemma answers "English:" with " The ...")."""
     for stop in stops:
         if stop in text:
             text = text[: text.index(stop)]
-    return text.strip()
+    return text
 
 
 def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):

@@ -6,8 +6,8 @@
 
 Tokens per conversation: tokenize(prompt) with the tokenizer's default special tokens (BOS) +
 tokenize(answer_prefix + answer) without them + EOS, cut to --max-length; loss_mask is 1 over
-answer + EOS. `generate.py` strips answers, dropping the space the target generated after
-"English:"; --answer-prefix ' ' restores it so the tokens match what the target actually produced.
+answer + EOS. `generate.py` keeps answers verbatim (the space the target generates after "English:"
+included); for files distilled elsewhere that stripped answers, --answer-prefix ' ' restores it.
 Per token we keep the chosen layers' hidden states and the target's greedy next token
 (`target_argmax`; full logits over a 262k vocabulary would dwarf the features).
 

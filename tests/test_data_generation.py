@@ -52,7 +52,7 @@ def test_local_distillation_resumes_after_crash(tmp_path, pool):
     assert rows[: len(before)] == before
     assert all("\n" not in r["conversations"][1]["value"] for r in rows)
     greedy = {r["source_id"]: r["conversations"][1]["value"] for r in rows if r["temperature"] == 0}
-    assert greedy["p0"] == backend.complete([prompts[0][1]], 0.0, 0)[0][0].split("\n")[0].strip()
+    assert greedy["p0"] == backend.complete([prompts[0][1]], 0.0, 0)[0][0].split("\n")[0]
 
 
 def source_sentence(prompt: str) -> str:
@@ -97,7 +97,7 @@ def test_openai_backend_retries_and_resumes(tmp_path, pool):
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
         rows = JsonlStore(out).rows
         assert len(rows) == 5 and len(FlakyCompletions.requests) == 7  # 5 answers + one 429 + one 500 retried
-        assert [r["conversations"][1]["value"] for r in rows] == [f"Satz {i} in English" for i in range(5)]
+        assert [r["conversations"][1]["value"] for r in rows] == [f" Satz {i} in English" for i in range(5)]
         with JsonlStore(out) as store:  # resume: nothing left, no request sent
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
         assert len(FlakyCompletions.requests) == 7 and len(JsonlStore(out).rows) == 5
