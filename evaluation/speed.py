@@ -20,7 +20,7 @@ import json
 import math
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -56,6 +56,7 @@ class FileResult:
     categories: dict[str, Metrics]
     unmatched: int  # questions of the method file without a baseline answer
     accept_lengths: list[int]  # every matched question's accept lengths, for histograms
+    options: dict[str, Any] = field(default_factory=dict)  # the method's options (config.method_options)
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,26 @@ def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str) -> Fi
         categories={cat: compute_metrics(p) for cat, p in sorted(by_cat.items())},
         unmatched=len(rows) - len(pairs),
         accept_lengths=[a for _, m in pairs for a in accept_lengths(m)],
+        options=(rows[0].get("config") or {}).get("method_options") or {},
     )
 
 
 def group_runs(results: Sequence[FileResult]) -> dict[str, list[FileResult]]:
-    """Files grouped by method label (method + lossy flag), in order of first appearance."""
-    groups: dict[str, list[FileResult]] = {}
+    """Files grouped as repeated runs of one configuration, in order of first appearance.
+
+    Files of one method with different options (e.g. two drafters for sd) are different
+    configurations, not repeated runs: their labels carry the options that differ.
+    """
+    by_method: dict[str, list[FileResult]] = {}
     for r in results:
-        groups.setdefault(method_label(r.method, r.lossy), []).append(r)
+        by_method.setdefault(method_label(r.method, r.lossy), []).append(r)
+    groups: dict[str, list[FileResult]] = {}
+    for label, files in by_method.items():
+        keys = sorted({k for r in files for k in r.options})
+        varying = [k for k in keys if len({json.dumps(r.options.get(k), sort_keys=True) for r in files}) > 1]
+        for r in files:
+            detail = ", ".join(f"{k}={r.options.get(k)}" for k in varying)
+            groups.setdefault(f"{label} [{detail}]" if detail else label, []).append(r)
     return groups
 
 

@@ -203,3 +203,17 @@ def test_report_writes_markdown_and_pngs(files, tmp_path):
     for name in ("speedup.png", "accept_lengths.png"):
         data = (out / name).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 5000
+
+
+def test_files_with_other_method_options_are_not_repeated_runs(tmp_path):
+    base = tmp_path / "ar.jsonl"
+    base.write_text(json.dumps(row("q1", "de", "ar", [10], [1.0], [1] * 10)) + "\n")
+    files = []
+    for name, drafter, seconds in (("a", "pre", 1.0), ("b", "fine", 0.5), ("c", "fine", 0.25)):
+        r = {**row("q1", "de", "sd", [10], [seconds], [2] * 5), "config": {"method_options": {"drafter": drafter, "gamma": 4}}}
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(r) + "\n")
+        files.append(tmp_path / f"{name}.jsonl")
+    overall = {r.label: r for r in summarize(evaluate(base, files)) if r.category == "overall"}
+    assert set(overall) == {"sd [drafter=pre]", "sd [drafter=fine]"}
+    assert overall["sd [drafter=pre]"].runs == 1 and overall["sd [drafter=pre]"].speedup == pytest.approx(1.0)
+    assert overall["sd [drafter=fine]"].runs == 2 and overall["sd [drafter=fine]"].speedup == pytest.approx(3.0)

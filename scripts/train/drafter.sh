@@ -3,7 +3,7 @@
 # A language-specialized sd drafter: self-distill the target on LANG's training pool (temperatures
 # 0, 0.3, 0.7, 1.0), pretrain a small LM on LANG's text, fine-tune it on the distilled answers, then
 # evaluate sd with it against ar on LANG's questions. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
-# Env: DISTILL_PROMPTS (3000), LIMIT (eval questions, 20), PRETRAIN_ARGS / FINETUNE_ARGS (key=value overrides).
+# Env: DISTILL_PROMPTS (1000 prompts x 4 temperatures: ~18 min on 2 CPU cores), LIMIT (eval questions, 20), PRETRAIN_ARGS / FINETUNE_ARGS (key=value overrides).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 lang="$1"; recipe="${2:-quick}"
@@ -11,7 +11,7 @@ launch=${LAUNCH:-python}
 out="outputs/drafters/$lang"
 [ -f "data/train/$lang.jsonl" ] || python -m data_processing.build_translation --langs "$lang" --out-dir data
 python -m data_generation.generate --prompts "data/train/$lang.jsonl" --out "data/distill/$lang.jsonl" \
-  --stop '\n' --limit "${DISTILL_PROMPTS:-3000}"
+  --stop '\n' --limit "${DISTILL_PROMPTS:-1000}"
 $launch -m train.run --config "train/configs/drafter_lm_${recipe}_pretrain.json" --resume \
   "output_dir=$out/pretrain" "task_args.data=data/train/$lang.jsonl" ${PRETRAIN_ARGS:-}
 $launch -m train.run --config "train/configs/drafter_lm_${recipe}_finetune.json" --resume \
