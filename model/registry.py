@@ -11,6 +11,8 @@ METHODS: dict[str, str] = {
     "ar": "model.ar.drafter",
     "sd": "model.sd.drafter",
     "pld": "model.pld.drafter",
+    "eagle": "model.eagle.eagle1",
+    "eagle2": "model.eagle.eagle2",
 }
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-TASKS = {"drafter_lm": "train.tasks.drafter_lm:DrafterLMTask"}
+TASKS = {
+    "drafter_lm": "train.tasks.drafter_lm:DrafterLMTask",
+    "eagle": "train.tasks.eagle:EagleTask",
+}
 
 
 def build_task(name: str, args: dict[str, Any]):

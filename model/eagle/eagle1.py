@@ -1,0 +1,26 @@
+"""`eagle` (EAGLE-1): the EAGLE draft net expanded into a static tree of rank paths."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.common.static_tree import default_tree, load_tree
+from model.eagle.drafter import EagleDrafter, StaticTree
+from model.eagle.load import load_head
+
+
+@dataclass(frozen=True)
+class Config:
+    head: str = ""  # folder of a trained EAGLE head (train/tasks/eagle.py)
+    tree: str = ""  # JSON list of rank paths, e.g. [[0], [1], [0, 0]]; empty: the default tree below
+    total_tokens: int = 60  # nodes of the default tree
+    depth: int = 6  # deepest path of the default tree
+    top_k: int = 10  # widest branching of the default tree
+
+    def __post_init__(self) -> None:
+        if min(self.total_tokens, self.depth, self.top_k) < 1:
+            raise ValueError("total_tokens, depth and top_k must be >= 1")
+
+
+def build(target, config: Config, **_) -> EagleDrafter:
+    paths = load_tree(config.tree) if config.tree else default_tree(config.total_tokens, config.depth, config.top_k)
+    return EagleDrafter(load_head(config.head, target), StaticTree(paths))

@@ -1,0 +1,23 @@
+"""`eagle2` (EAGLE-2): the EAGLE draft net with a dynamic, confidence-ranked draft tree."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.eagle.drafter import DynamicTree, EagleDrafter
+from model.eagle.load import load_head
+
+
+@dataclass(frozen=True)
+class Config:
+    head: str = ""  # folder of a trained EAGLE head (train/tasks/eagle.py)
+    depth: int = 5  # draft-net forwards per step after the first level: trees are depth + 1 deep
+    top_k: int = 10  # nodes expanded per level, and children drawn per expanded node
+    total_tokens: int = 60  # nodes kept after reranking, i.e. verified per step
+
+    def __post_init__(self) -> None:
+        if self.depth < 0 or self.top_k < 1 or self.total_tokens < 1:
+            raise ValueError(f"need depth >= 0, top_k >= 1, total_tokens >= 1; got {self.depth}, {self.top_k}, {self.total_tokens}")
+
+
+def build(target, config: Config, **_) -> EagleDrafter:
+    return EagleDrafter(load_head(config.head, target), DynamicTree(config.depth, config.top_k, config.total_tokens))

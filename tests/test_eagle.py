@@ -1,0 +1,116 @@
+"""EAGLE-1/2: greedy lossless with untrained heads, the draft net's cache after partial acceptance,
+dynamic-tree selection, and static-tree building."""
+from __future__ import annotations
+
+import pytest
+import torch
+from test_lossless_tiny import MODELS, prompts, reference_greedy
+from tiny import tiny_llama
+
+from model.common.accept import AcceptConfig
+from model.common.loop import GenerationConfig, Stopper, commit, generate
+from model.common.static_tree import best_tree, check_tree, children_ranks
+from model.common.target import Target
+from model.eagle.drafter import DynamicTree, EagleDrafter, StaticTree
+from model.eagle.net import new_net
+from model.registry import build_drafter
+from model.sd.vocab import DraftVocab
+
+
+def random_head(model, folder, vocab: DraftVocab | None = None, seed: int = 0) -> str:
+    torch.manual_seed(seed)
+    new_net(model, vocab, heads=2, kv_heads=2, intermediate_size=96).save(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_eagle_lossless_on_tiny_models(name, tmp_path):
+    target = Target(MODELS[name]())
+    full = random_head(target.model, tmp_path / "full")
+    reduced = random_head(target.model, tmp_path / "reduced", DraftVocab(list(range(3, 60)), 96), seed=1)
+    cfg = GenerationConfig(max_new_tokens=30)
+    variants = [("eagle2", {"head": full}), ("eagle2", {"head": reduced, "depth": 3, "top_k": 4, "total_tokens": 12}),
+                ("eagle", {"head": full, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced})]
+    for prompt in prompts(96):
+        expected = reference_greedy(target.model, prompt, 30)
+        for method, options in variants:
+            drafter = build_drafter(method, target, options, accept=AcceptConfig())
+            out = generate(prompt, target, drafter, cfg)
+            assert out.tokens == expected, f"{method} {options} diverged from plain decoding"
+
+
+def test_net_cache_matches_a_fresh_feed_after_partial_acceptance(tmp_path):
+    """After every step the drafter's cache and root distribution equal those of a drafter reset on the committed text."""
+    target = Target(tiny_llama())
+    net_folder = random_head(target.model, tmp_path / "head")
+    drafter = build_drafter("eagle2", target, {"head": net_folder, "top_k": 3, "total_tokens": 8, "depth": 3}, accept=AcceptConfig())
+    accept = AcceptConfig()
+    stopper = Stopper(GenerationConfig(max_new_tokens=100))
+    state = target.prefill([1, 4, 8, 15, 16, 23], accept, drafter.hidden_layers)
+    drafter.reset(state)
+    accepted_some = False
+    for _ in range(8):
+        draft = drafter.propose(state)
+        verdict = target.verify(state, draft, accept, drafter.hidden_layers)
+        commit(state, verdict, stopper)
+        drafter.update(state, verdict)
+        accepted_some |= 0 < len(verdict.accepted)
+        fresh = build_drafter("eagle2", target, {"head": net_folder}, accept=accept)
+        fresh_state = target.prefill(state.tokens[:-1], accept, fresh.hidden_layers)
+        fresh.reset(fresh_state)
+        assert drafter.cache.get_seq_length() == fresh.cache.get_seq_length() == state.cached_len
+        for mine, theirs in zip(drafter.cache.layers, fresh.cache.layers):
+            torch.testing.assert_close(mine.keys, theirs.keys, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(mine.values, theirs.values, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(drafter.root_logp, fresh.root_logp, atol=1e-4, rtol=1e-4)
+    assert accepted_some, "no draft token was ever accepted: partial acceptance untested"
+
+
+def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
+    target = Target(tiny_llama())
+    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
+    policy = DynamicTree(depth=4, top_k=5, total_tokens=17)
+    drafter = EagleDrafter(net, policy)
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    seen = {}
+
+    def spy(pool):  # record the pool the policy chooses from
+        chosen = DynamicTree.select(policy, pool)
+        seen["pool"], seen["chosen"] = list(pool), chosen
+        return chosen
+
+    policy.select = spy
+    draft = drafter.propose(state)
+    pool, chosen = seen["pool"], seen["chosen"]
+    assert len(draft) == 17 and len(pool) == 5 + 4 * 25
+    assert all(p < i for i, p in enumerate(draft.parents))  # Draft also checks this on construction
+    cutoff = min(pool[i].score for i in chosen)
+    assert all(pool[i].score <= cutoff for i in range(len(pool)) if i not in chosen)
+    assert all(pool[i].parent in chosen or pool[i].parent == -1 for i in chosen)
+    assert max(draft.depths()) <= 5
+    assert drafter.cache.get_seq_length() == state.cached_len  # drafted entries are cut off again
+
+
+def test_static_tree_follows_rank_paths(tmp_path):
+    target = Target(tiny_llama())
+    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
+    paths = [(0,), (1,), (0, 0), (0, 2), (0, 0, 0)]
+    drafter = EagleDrafter(net, StaticTree(paths))
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    draft = drafter.propose(state)
+    assert draft.parents == [-1, -1, 0, 0, 2]
+    top = drafter.root_logp.topk(2).indices.tolist()
+    assert draft.tokens[:2] == top
+
+
+def test_best_tree_by_hand():
+    # depth 1: ranks 0.6, 0.3; depth 2: ranks 0.5, 0.2 -> values 0.6, 0.3, 0.30 (0,0), 0.15 (1,0), 0.12 (0,1)
+    acc = [[0.6, 0.3], [0.5, 0.2]]
+    assert best_tree(acc, 3) == [(0,), (1,), (0, 0)]
+    assert best_tree(acc, 5) == [(0,), (1,), (0, 0), (0, 1), (1, 0)]
+    assert best_tree(acc, 100) == [(0,), (1,), (0, 0), (0, 1), (1, 0), (1, 1)]
+    assert children_ranks(best_tree(acc, 5)) == {(): [0, 1], (0,): [0, 1], (1,): [0]}
+    with pytest.raises(ValueError, match="no parent"):
+        check_tree([(0,), (1, 0)])

@@ -1,0 +1,70 @@
+"""EAGLE head training on a tiny target: dump features, train on the shared loop (loss falls, resume
+refuses other settings), and the trained head drafts losslessly through the evaluation runner."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny import save_tiny_checkpoint
+
+from data_generation import hidden_states
+from evaluation import equal, run
+from model.eagle.net import load_net
+from model.common.zoo import load_model
+from train.config import TrainConfig
+from train.loop import train
+from train.tasks import build_task
+
+ANSWERS = ["The file was saved.", "The network is unreachable.", "Please wait a moment.", "The printer is out of paper.",
+           "The connection was closed.", "An error occurred.", "The password is wrong.", "The session has expired."]
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eagle")
+    target = save_tiny_checkpoint(d / "target")
+    data = d / "distilled.jsonl"
+    data.write_text("".join(json.dumps({"id": f"q{i}", "conversations": [
+        {"from": "human", "value": f"Translate German to English: Satz {i}\nEnglish:"},
+        {"from": "gpt", "value": " " + answer}]}) + "\n" for i, answer in enumerate(ANSWERS)))
+    hidden_states.main(["--data", str(data), "--out", str(d / "features"), "--target", target, "--dtype", "float32",
+                        "--device", "cpu", "--layers", "2", "--save-dtype", "float32"])
+    return d, target
+
+
+def config(d: Path, target: str, name: str, steps: int) -> TrainConfig:
+    return TrainConfig(task="eagle", output_dir=str(d / name), steps=steps, batch_size=4, lr=3e-3, warmup_steps=1,
+                       save_every=10, log_every=5,
+                       task_args={"data": str(d / "features"), "target": target, "draft_vocab_size": 48, "heads": 2,
+                                  "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0})
+
+
+def test_eagle_head_trains_and_drafts_losslessly(dump):
+    d, target = dump
+    cfg = config(d, target, "head", steps=30)
+    log = train(cfg, build_task(cfg.task, cfg.task_args))
+    first, last = sum(r["loss"] for r in log[:5]) / 5, sum(r["loss"] for r in log[-5:]) / 5
+    assert last < 0.7 * first, f"loss {first:.3f} -> {last:.3f}"
+    head = d / "head" / "final"
+    model, _ = load_model(target, dtype="float32", device="cpu")
+    assert load_net(head, model).vocab.size == 49
+
+    questions = d / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
+                                             "turns": [f"Translate German to English: Satz {i}\nEnglish:"]}) + "\n"
+                                 for i in range(4)))
+    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16", "--warmup", "0"]
+    run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
+    for method in ("eagle", "eagle2"):
+        run.main(["--method", method, "--head", str(head), "--out", str(d / f"{method}.jsonl"), *common])
+        equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / f"{method}.jsonl"), "--tie-tolerance", "0"])
+
+
+def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):
+    d, target = dump
+    other = tmp_path / "features"
+    hidden_states.main(["--data", str(d / "distilled.jsonl"), "--out", str(other), "--target", target, "--dtype", "float32",
+                        "--device", "cpu", "--layers", "1", "--save-dtype", "float32"])
+    with pytest.raises(ValueError, match="--layers 2"):
+        build_task("eagle", {"data": str(other), "target": target})
