@@ -13,6 +13,7 @@ METHODS: dict[str, str] = {
     "pld": "model.pld.drafter",
     "eagle": "model.eagle.eagle1",
     "eagle2": "model.eagle.eagle2",
+    "lookahead": "model.lookahead.drafter",
 }
 
 

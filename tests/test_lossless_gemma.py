@@ -1,4 +1,5 @@
-"""Greedy lossless on the real embedded target (float32): sd, pld and tree drafts emit plain decoding's tokens,
+"""Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2 (untrained heads) and tree
+drafts emit plain decoding's tokens,
 on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
 from __future__ import annotations
 
@@ -11,11 +12,17 @@ from data_processing.sample_sentences import sample_prompts
 from model.ar.drafter import PlainDrafter
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
+from model.common.static_tree import default_tree
 from model.common.target import Target
+from model.eagle.drafter import DynamicTree, EagleDrafter, StaticTree
+from model.eagle.net import new_net
+from model.lookahead.drafter import Config as LookaheadConfig
+from model.lookahead.drafter import LookaheadDrafter
 from model.pld.drafter import Config as PldConfig
 from model.pld.drafter import PromptLookupDrafter
 from model.sd.drafter import Config as SdConfig
 from model.sd.drafter import DraftModelDrafter
+from model.sd.vocab import DraftVocab
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +31,14 @@ def setup(gemma_fp32):
     target = Target(model)
     # a random drafter with the target's vocabulary: losslessness must not depend on drafter quality
     random_drafter = tiny_gemma3(vocab_size=target.vocab_size, window=512, layers=2, seed=1)
-    return target, tokenizer, random_drafter
+    torch.manual_seed(0)
+    # an untrained EAGLE head over the 4,096 lowest token ids (losslessness cannot depend on the head either)
+    eagle_net = new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
+                        intermediate_size=256)
+    return target, tokenizer, random_drafter, eagle_net
 
 
-def check_methods_agree(target, tokenizer, random_drafter, prompt: str, max_new_tokens: int) -> None:
+def check_methods_agree(target, tokenizer, random_drafter, eagle_net, prompt: str, max_new_tokens: int) -> None:
     ids = tokenizer(prompt).input_ids
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
     plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)
@@ -36,6 +47,9 @@ def check_methods_agree(target, tokenizer, random_drafter, prompt: str, max_new_
         PromptLookupDrafter(PldConfig()),
         DraftModelDrafter(random_drafter, SdConfig(gamma=3), AcceptConfig(), None),
         TreeDrafter(random_drafter, branch=2, depth=2),
+        LookaheadDrafter(LookaheadConfig()),
+        EagleDrafter(eagle_net, DynamicTree(depth=3, top_k=4, total_tokens=16)),
+        EagleDrafter(eagle_net, StaticTree(default_tree(12, 4, 3))),
     ):
         out = generate(ids, target, drafter, cfg, tokenizer)
         assert out.tokens == plain.tokens, f"{type(drafter).__name__} diverged on {prompt!r}"
@@ -47,7 +61,7 @@ def test_multilingual_prompts_lossless(setup):
 
 
 def test_prompt_longer_than_sliding_window_lossless(setup):
-    target, tokenizer, _ = setup
+    target, tokenizer, *_ = setup
     assert target.window == 512
     story = " ".join(f"Item {i}: the {['red', 'green', 'blue'][i % 3]} box holds {i * 7 % 13} apples." for i in range(60))
     prompt = story + "\nQuestion: what does item 61 say?\nAnswer:"
@@ -56,7 +70,7 @@ def test_prompt_longer_than_sliding_window_lossless(setup):
 
 
 def test_stop_string_cuts_identically(setup):
-    target, tokenizer, random_drafter = setup
+    target, tokenizer, random_drafter, _ = setup
     ids = tokenizer(sample_prompts(1)[0][1]).input_ids
     cfg = GenerationConfig(max_new_tokens=40, stop_strings=("\n",))
     plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)

@@ -14,6 +14,10 @@ from tiny import tiny_llama
 from model.common.accept import AcceptConfig, speculative_walk, warp
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
+from model.eagle.drafter import DynamicTree, EagleDrafter
+from model.eagle.net import new_net
+from model.lookahead.drafter import Config as LookaheadConfig
+from model.lookahead.drafter import LookaheadDrafter
 from model.common.tree import Draft
 from model.sd.drafter import Config as SdConfig
 from model.sd.drafter import DraftModelDrafter
@@ -112,18 +116,21 @@ def exact_joint(model, prompt: list[int], cfg: AcceptConfig, vocab: int) -> dict
     return {(a, b): float(p1[a] * p2[a, b]) for a in range(vocab) for b in range(vocab)}
 
 
-@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree"])
+@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree", "eagle2", "lookahead"])
 def test_loop_sampling_matches_target(kind):
     vocab, n = 6, 3000
     target = Target(tiny_llama(vocab_size=vocab, seed=0))
     draft_model = tiny_llama(vocab_size=vocab, seed=4)
     accept = AcceptConfig(temperature=0.8, top_p=0.95)
     g = torch.Generator().manual_seed(1)
-    drafter = (
-        DraftModelDrafter(draft_model, SdConfig(gamma=3), accept, g)
-        if kind == "sd-chain"
-        else TreeDrafter(draft_model, branch=2, depth=2, accept=accept, generator=g)
-    )
+    torch.manual_seed(2)
+    drafter = {
+        "sd-chain": lambda: DraftModelDrafter(draft_model, SdConfig(gamma=3), accept, g),
+        "sampled-tree": lambda: TreeDrafter(draft_model, branch=2, depth=2, accept=accept, generator=g),
+        "eagle2": lambda: EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=32),
+                                       DynamicTree(depth=2, top_k=2, total_tokens=5)),
+        "lookahead": lambda: LookaheadDrafter(LookaheadConfig(window=2, ngram=3, guesses=2)),
+    }[kind]()
     prompt = [1, 3, 4]
     cfg = GenerationConfig(max_new_tokens=2, accept=accept)
     counts = Counter(tuple(generate(prompt, target, drafter, cfg, generator=g).tokens) for _ in range(n))

@@ -60,9 +60,8 @@ def pick_next(logits: torch.Tensor, cfg: AcceptConfig, generator: torch.Generato
     return sample(warp(logits, cfg), generator)
 
 
-def greedy_walk(draft: Draft, logits: torch.Tensor) -> tuple[list[int], int]:
-    """logits (N+1, V) for root + nodes -> (accepted node path, bonus token)."""
-    best = logits.argmax(dim=-1).tolist()
+def greedy_walk(draft: Draft, best: list[int]) -> tuple[list[int], int]:
+    """The target's argmax at root + nodes (N+1) -> (accepted node path, bonus token)."""
     children = draft.children()
     path: list[int] = []
     node = -1

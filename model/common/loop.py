@@ -26,6 +26,7 @@ class Drafter(Protocol):
     """What every method implements; see model/ar for the smallest one."""
 
     hidden_layers: tuple[int, ...]  # target hidden_states indices the drafter needs; () for none
+    # optional: node_argmax = True asks for the target's argmax at every draft node in Verdict.node_argmax
 
     def reset(self, state: DecodeState) -> None: ...  # after prefill
 
@@ -107,6 +108,7 @@ def generate(
     """Decode one prompt with speculative drafts from `drafter`; every method goes through here."""
     stopper = Stopper(cfg, tokenizer)
     layers = drafter.hidden_layers
+    node_argmax = getattr(drafter, "node_argmax", False)
     clock = _Clock(target.device, cfg.profile)
     synchronize(target.device)
     start = time.perf_counter()
@@ -120,7 +122,7 @@ def generate(
         with clock.time("draft"):
             draft = drafter.propose(state)
         with clock.time("forward"):
-            verdict = target.verify(state, draft, cfg.accept, layers, generator)
+            verdict = target.verify(state, draft, cfg.accept, layers, generator, node_argmax)
         emitted = commit(state, verdict, stopper)
         state.stats.record(emitted, len(draft))
         if not state.finished:

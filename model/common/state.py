@@ -15,12 +15,15 @@ class Verdict:
     tokens: the accepted draft tokens followed by the bonus token.
     hidden: per tapped layer, features (len(accepted) + 1, H) of the root and the accepted nodes,
     i.e. of the tokens that entered the target's KV cache in this step.
+    node_argmax: the target's most likely next token at the root and at every draft node (N+1), for
+    drafters that learn from the whole verified tree (lookahead's Jacobi window); None unless asked.
     """
 
     accepted: list[int]
     tokens: list[int]
     draft_size: int
     hidden: dict[int, torch.Tensor] = field(default_factory=dict)
+    node_argmax: list[int] | None = None
 
 
 @dataclass

@@ -114,12 +114,14 @@ class Target:
         accept: AcceptConfig,
         hidden_layers: tuple[int, ...] = (),
         generator: torch.Generator | None = None,
+        node_argmax: bool = False,
     ) -> Verdict:
         """One forward over [pending token] + draft nodes, the accept rule, and the KV commit of the accepted path."""
         prefix_len = state.cached_len
         logits, hidden = self.forward_draft(state, draft, hidden_layers)
+        best = logits.argmax(dim=-1).tolist() if accept.greedy or node_argmax else None
         if accept.greedy:
-            path, bonus = greedy_walk(draft, logits)
+            path, bonus = greedy_walk(draft, best)
         else:
             path, bonus = speculative_walk(draft, warp(logits, accept), generator)
         keep = [0] + [node + 1 for node in path]  # block rows to keep: the root and the accepted nodes
@@ -129,6 +131,7 @@ class Target:
             tokens=[draft.tokens[n] for n in path] + [bonus],
             draft_size=len(draft),
             hidden={layer: h[keep] for layer, h in hidden.items()},
+            node_argmax=best if node_argmax else None,
         )
 
 
