@@ -14,6 +14,8 @@ METHODS: dict[str, str] = {
     "eagle": "model.eagle.eagle1",
     "eagle2": "model.eagle.eagle2",
     "lookahead": "model.lookahead.drafter",
+    "medusa": "model.medusa.drafter",
+    "hydra": "model.hydra.drafter",
 }
 
 

@@ -11,7 +11,8 @@ from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, Stopper, commit, generate
 from model.common.static_tree import best_tree, check_tree, children_ranks
 from model.common.target import Target
-from model.eagle.drafter import DynamicTree, EagleDrafter, StaticTree
+from model.common.tree_search import DynamicTree, StaticTree
+from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
 from model.registry import build_drafter
 from model.sd.vocab import DraftVocab

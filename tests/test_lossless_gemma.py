@@ -14,7 +14,8 @@ from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
 from model.common.static_tree import default_tree
 from model.common.target import Target
-from model.eagle.drafter import DynamicTree, EagleDrafter, StaticTree
+from model.common.tree_search import DynamicTree, StaticTree
+from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
 from model.lookahead.drafter import Config as LookaheadConfig
 from model.lookahead.drafter import LookaheadDrafter

@@ -14,7 +14,8 @@ from tiny import tiny_llama
 from model.common.accept import AcceptConfig, speculative_walk, warp
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
-from model.eagle.drafter import DynamicTree, EagleDrafter
+from model.common.tree_search import DynamicTree
+from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
 from model.lookahead.drafter import Config as LookaheadConfig
 from model.lookahead.drafter import LookaheadDrafter

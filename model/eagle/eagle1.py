@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model.common.static_tree import default_tree, load_tree
-from model.eagle.drafter import EagleDrafter, StaticTree
+from model.common.tree_search import StaticTree
+from model.eagle.drafter import EagleDrafter
 from model.eagle.load import load_head
 
 

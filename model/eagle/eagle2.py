@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.eagle.drafter import DynamicTree, EagleDrafter
+from model.common.tree_search import DynamicTree
+from model.eagle.drafter import EagleDrafter
 from model.eagle.load import load_head
 
 

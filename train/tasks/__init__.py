@@ -15,6 +15,8 @@ from typing import Any
 TASKS = {
     "drafter_lm": "train.tasks.drafter_lm:DrafterLMTask",
     "eagle": "train.tasks.eagle:EagleTask",
+    "medusa": "train.tasks.medusa:MedusaTask",
+    "hydra": "train.tasks.hydra:HydraTask",
 }
 
 

@@ -1,0 +1,95 @@
+"""What every trained draft head (EAGLE, Medusa, Hydra) shares: the target's frozen embedding and LM
+head rows, and saving / loading only the trained weights next to a shape file and the draft vocabulary.
+
+A head folder holds `<kind>_config.json` (the net's shape), `<kind>.safetensors` (trained weights
+only: the target's embedding and LM head are taken from the target at load time) and, with a
+reduced vocabulary, `draft_vocab.json`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from model.sd.vocab import DraftVocab
+
+
+def target_parts(target_model, vocab: DraftVocab | None, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, torch.Tensor]:
+    """The target's embedding module and its LM head rows for the draft vocabulary (all rows without one)."""
+    weight = target_model.get_output_embeddings().weight
+    if vocab is None:
+        return target_model.get_input_embeddings(), weight.detach()  # a view: 262k rows are not copied
+    return target_model.get_input_embeddings(), weight.detach()[vocab.to_target.to(weight.device)].to(dtype)
+
+
+class FrozenTarget(nn.Module):
+    """Base for draft heads: `embed_tokens` and `logits` through the target's frozen parts (never saved)."""
+
+    def __init__(self, embed: nn.Module, head: torch.Tensor, vocab: DraftVocab | None):
+        super().__init__()
+        self.vocab = vocab
+        self._frozen = {"embed": embed}  # a plain dict keeps the target's table out of parameters and state_dict
+        self.register_buffer("head", head.detach(), persistent=False)
+
+    def param_like(self) -> torch.Tensor:
+        return next(p for p in self.parameters() if p.requires_grad)
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Target embeddings (scaled as the target scales them) of target-vocabulary ids, in the head's dtype."""
+        embed = self._frozen["embed"]
+        like = self.param_like()
+        with torch.no_grad():
+            return embed(ids.to(embed.weight.device)).to(like.device, like.dtype)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Draft logits (..., K) over the draft vocabulary (no 'unknown' row, so it is never proposed)."""
+        return features.to(self.head.dtype) @ self.head.T
+
+    def to_target(self, draft_ids: torch.Tensor) -> torch.Tensor:
+        return draft_ids if self.vocab is None else self.vocab.to_target.to(draft_ids.device)[draft_ids]
+
+
+def save_head(net: FrozenTarget, folder: str | Path, kind: str, shape: Any, skip: tuple[str, ...] = ()) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().contiguous() for k, v in net.state_dict().items() if not k.startswith(skip)}
+    save_file(weights, str(folder / f"{kind}.safetensors"))
+    (folder / f"{kind}_config.json").write_text(json.dumps(asdict(shape), indent=1))
+    if net.vocab is not None:
+        net.vocab.save(folder)
+
+
+def load_head(folder: str | Path, kind: str, shape_cls: type, make: Callable[..., FrozenTarget], target_model,
+              skip: tuple[str, ...] = ()) -> FrozenTarget:
+    """make(shape, embed, head, vocab) -> net; the folder's trained weights loaded into it, checked against the target."""
+    folder = Path(folder)
+    if not (folder / f"{kind}_config.json").exists():
+        raise FileNotFoundError(f"{folder} holds no {kind}_config.json: not a trained {kind} head "
+                                f"(train one with scripts/train/{kind}.sh)")
+    shape = shape_cls(**json.loads((folder / f"{kind}_config.json").read_text()))
+    hidden = target_model.config.get_text_config().hidden_size
+    if shape.hidden_size != hidden:
+        raise ValueError(f"{folder} was trained for hidden size {shape.hidden_size}, the target has {hidden}")
+    vocab = DraftVocab.load(folder)
+    rows = target_model.get_output_embeddings().weight.shape[0]
+    if vocab is not None and vocab.target_vocab_size != rows:
+        raise ValueError(f"{folder}'s draft vocabulary maps into {vocab.target_vocab_size} target ids; the target has {rows}")
+    net = make(shape, *target_parts(target_model, vocab), vocab)
+    missing, unexpected = net.load_state_dict(load_file(str(folder / f"{kind}.safetensors")), strict=False)
+    missing = [k for k in missing if not k.startswith(skip)]
+    if missing or unexpected:
+        raise ValueError(f"{folder / f'{kind}.safetensors'}: missing {missing}, unexpected {unexpected}")
+    return net.eval()
+
+
+def place(net: nn.Module, target) -> nn.Module:
+    """Trained parts on the target's device: float32 on CPU (exact, cheap at this size), the target's dtype elsewhere."""
+    dtype = torch.float32 if target.device.type == "cpu" else target.dtype
+    for name, module in net.named_children():
+        module.to(target.device, dtype)
+    return net

@@ -1,0 +1,71 @@
+"""Medusa and Hydra: greedy lossless with untrained heads on tiny models, Medusa's tree uses each head's
+own candidates at its depth, Hydra's candidates depend on the path."""
+from __future__ import annotations
+
+import pytest
+import torch
+from test_lossless_tiny import MODELS, prompts, reference_greedy
+from tiny import tiny_llama
+
+from model.common.accept import AcceptConfig
+from model.common.loop import GenerationConfig, generate
+from model.common.target import Target
+from model.common.tree_search import StaticTree
+from model.hydra.drafter import HydraDrafter
+from model.hydra.net import new_net as new_hydra
+from model.medusa.drafter import MedusaDrafter
+from model.medusa.net import new_net as new_medusa
+from model.registry import build_drafter
+from model.sd.vocab import DraftVocab
+
+
+def randomize(net, seed: int):
+    torch.manual_seed(seed)
+    for p in net.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.3)  # Medusa's zero init would make every head copy the LM head
+    return net
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
+    target = Target(MODELS[name]())
+    vocab = DraftVocab(list(range(3, 70)), 96)
+    randomize(new_medusa(target.model, num_heads=3), 0).save(tmp_path / "medusa")
+    randomize(new_hydra(target.model, vocab, num_heads=3), 1).save(tmp_path / "hydra")
+    cfg = GenerationConfig(max_new_tokens=30)
+    for prompt in prompts(96):
+        expected = reference_greedy(target.model, prompt, 30)
+        for method, options in (("medusa", {"total_tokens": 20, "top_k": 4}), ("hydra", {"total_tokens": 12, "top_k": 3})):
+            drafter = build_drafter(method, target, {"head": str(tmp_path / method), **options}, accept=AcceptConfig())
+            out = generate(prompt, target, drafter, cfg)
+            assert out.tokens == expected, f"{method} diverged from plain decoding"
+
+
+def test_medusa_nodes_take_their_heads_candidates():
+    target = Target(tiny_llama())
+    drafter = MedusaDrafter(randomize(new_medusa(target.model, num_heads=2), 3), StaticTree([(0,), (1,), (0, 0), (0, 2), (1, 0)]))
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    draft = drafter.propose(state)
+    first, second = drafter.logp[0].topk(3).indices.tolist(), drafter.logp[1].topk(3).indices.tolist()
+    assert draft.tokens == [first[0], first[1], second[0], second[2], second[0]]
+    assert draft.parents == [-1, -1, 0, 0, 1]
+
+
+def test_hydra_candidates_depend_on_the_path():
+    target = Target(tiny_llama())
+    drafter = HydraDrafter(randomize(new_hydra(target.model, num_heads=2), 4), StaticTree([(0,), (1,), (0, 0), (1, 0)]))
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    draft = drafter.propose(state)
+    pending = state.tokens[-1]
+    for node in (2, 3):
+        prefix = torch.tensor([[pending, draft.tokens[draft.parents[node]]]])
+        assert draft.tokens[node] == int(drafter._logp(prefix)[0].argmax())
+
+
+def test_tree_deeper_than_the_heads_is_refused(tmp_path):
+    target = Target(tiny_llama())
+    with pytest.raises(ValueError, match="only 2 Medusa heads"):
+        MedusaDrafter(new_medusa(target.model, num_heads=2), StaticTree([(0,), (0, 0), (0, 0, 0)]))

@@ -1,0 +1,72 @@
+"""Training data for feature-level draft heads (EAGLE, Medusa, Hydra): a hidden-state dump read as
+padded batches, the target's frozen parts, and the reduced draft vocabulary.
+
+A batch holds, per conversation (right-padded to the longest, T):
+    features (B, T, H) float32   the target's LM-head input at each position
+    input_ids (B, T)             the conversation's tokens
+    attention_mask (B, T)        1 on real tokens
+    labels (B, T)                the target's greedy next token after each position, as a draft id;
+                                 IGNORE on prompt tokens, padding, and tokens outside the draft vocabulary
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from data_generation.feature_shards import FeatureShards, hidden_key
+from model.common.zoo import load_model
+from model.sd.vocab import DraftVocab
+
+IGNORE = -100
+
+
+class FeatureData:
+    def __init__(self, data: str, target: str, draft_vocab_size: int, init_from: str | None = None,
+                 limit: int | None = None):
+        self.shards = FeatureShards(data)
+        self.count = min(len(self.shards), limit) if limit else len(self.shards)
+        self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
+        self.layer = self.target_model.config.get_text_config().num_hidden_layers
+        self.key = hidden_key(self.layer)
+        if self.key not in self.shards.keys:
+            raise ValueError(f"{data} holds layers {self.shards.layers}; draft heads read layer {self.layer} (the LM "
+                             f"head's input): dump it with python -m data_generation.hidden_states --layers {self.layer}")
+        if init_from:
+            self.vocab = DraftVocab.load(init_from)
+        elif draft_vocab_size:
+            answers = (self._answer_tokens(i) for i in range(self.count))
+            rows = self.target_model.get_output_embeddings().weight.shape[0]
+            self.vocab = DraftVocab.most_frequent(answers, draft_vocab_size, rows, [self.tokenizer.eos_token_id])
+        else:
+            self.vocab = None
+
+    def _answer_tokens(self, i: int) -> list[int]:
+        row = self.shards[i]
+        return row["target_argmax"][row["loss_mask"].bool()].tolist()
+
+    def dataset(self) -> torch.utils.data.Subset:
+        return torch.utils.data.Subset(self.shards, range(self.count))
+
+    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+        hidden = rows[0][self.key].shape[-1]
+        batch = {"features": torch.zeros(len(rows), width, hidden),  # (B, T, H)
+                 "input_ids": torch.zeros(len(rows), width, dtype=torch.long),
+                 "attention_mask": torch.zeros(len(rows), width, dtype=torch.long),
+                 "labels": torch.full((len(rows), width), IGNORE, dtype=torch.long)}
+        for b, row in enumerate(rows):
+            n = len(row["input_ids"])
+            batch["features"][b, :n] = row[self.key].float()
+            batch["input_ids"][b, :n] = row["input_ids"]
+            batch["attention_mask"][b, :n] = 1
+            labels = row["target_argmax"].clone()
+            if self.vocab is not None:
+                labels = self.vocab.to_draft[labels]
+                labels[labels == self.vocab.unknown] = IGNORE  # a token the head can never propose
+            labels[~row["loss_mask"].bool()] = IGNORE
+            batch["labels"][b, :n] = labels
+        return batch
+
+    def save_tokenizer(self, folder) -> None:
+        self.tokenizer.save_pretrained(str(folder))
