@@ -23,9 +23,13 @@ IGNORE = -100
 
 class FeatureData:
     def __init__(self, data: str, target: str, draft_vocab_size: int, init_from: str | None = None,
-                 limit: int | None = None):
+                 limit: int | None = None, skip: int = 0):
+        """Conversations skip .. skip+limit-1 of the dump (all after `skip` without a limit)."""
         self.shards = FeatureShards(data)
-        self.count = min(len(self.shards), limit) if limit else len(self.shards)
+        self.first = skip
+        self.count = min(len(self.shards), skip + limit) if limit else len(self.shards)
+        if self.count <= skip:
+            raise ValueError(f"{data} holds {len(self.shards)} conversations: none left after skipping {skip}")
         self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
         self.layer = self.target_model.config.get_text_config().num_hidden_layers
         self.key = hidden_key(self.layer)
@@ -35,7 +39,7 @@ class FeatureData:
         if init_from:
             self.vocab = DraftVocab.load(init_from)
         elif draft_vocab_size:
-            answers = (self._answer_tokens(i) for i in range(self.count))
+            answers = (self._answer_tokens(i) for i in range(self.first, self.count))
             rows = self.target_model.get_output_embeddings().weight.shape[0]
             self.vocab = DraftVocab.most_frequent(answers, draft_vocab_size, rows, [self.tokenizer.eos_token_id])
         else:
@@ -46,7 +50,7 @@ class FeatureData:
         return row["target_argmax"][row["loss_mask"].bool()].tolist()
 
     def dataset(self) -> torch.utils.data.Subset:
-        return torch.utils.data.Subset(self.shards, range(self.count))
+        return torch.utils.data.Subset(self.shards, range(self.first, self.count))
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         width = max(len(r["input_ids"]) for r in rows)

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from model.medusa.net import MedusaNet, new_net
+from model.medusa.net import MedusaNet, load_net, new_net
 from train.tasks.features import IGNORE, FeatureData
 
 
@@ -18,28 +18,49 @@ def shifted(labels: torch.Tensor, k: int) -> torch.Tensor:
     return out
 
 
+def head_logits(net, out: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """out (N, K, H) head features at the real positions -> per head k: (logits, labels of position i+k)."""
+    pairs = []
+    for k in range(1, out.shape[1] + 1):
+        wanted = shifted(labels, k)[real]  # (N,)
+        keep = wanted != IGNORE
+        pairs.append((net.logits(out[keep, k - 1]).float(), wanted[keep]))
+    return pairs
+
+
+def decayed_cross_entropy(pairs: list[tuple[torch.Tensor, torch.Tensor]], decay: float) -> torch.Tensor:
+    """sum_k decay^(k-1) * CE_k: later heads face harder targets and matter less (a path needs the earlier ones)."""
+    total = torch.zeros((), device=pairs[0][0].device)
+    for k, (logits, labels) in enumerate(pairs):
+        if len(labels):
+            total = total + decay ** k * F.cross_entropy(logits, labels)
+    return total
+
+
 class MedusaTask:
     def __init__(self, data: str, target: str = "gemma-3-270m", draft_vocab_size: int = 8192, num_heads: int = 4,
-                 layers: int = 1, decay: float = 0.8, limit: int | None = None):
-        self.data = FeatureData(data, target, draft_vocab_size, limit=limit)
+                 layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
+                 skip: int = 0):
+        self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip)
+        self.init_from = init_from
         self.shape_args = dict(num_heads=num_heads, layers=layers)
         self.decay = decay
         self.dataset, self.collate = self.data.dataset, self.data.collate
 
     def model(self) -> MedusaNet:
+        if self.init_from:
+            return load_net(self.init_from, self.data.target_model).train()
         return new_net(self.data.target_model, self.data.vocab, **self.shape_args)
 
-    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per head k: (logits (n_k, V'), labels (n_k,)) on the positions whose label it can name."""
         net: MedusaNet = getattr(model, "module", model)
         real = batch["attention_mask"].bool()
         out = model(batch["features"][real])  # (N, K, H) over real positions only
-        total = torch.zeros((), device=out.device)
-        for k in range(1, net.shape.num_heads + 1):
-            labels = shifted(batch["labels"], k)[real]  # (N,)
-            keep = labels != IGNORE
-            if keep.any():
-                total = total + self.decay ** (k - 1) * F.cross_entropy(net.logits(out[keep, k - 1]).float(), labels[keep])
-        return total
+        return head_logits(net, out, batch["labels"], real)
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return decayed_cross_entropy(self.per_head(model, batch), self.decay)
 
     def save(self, model: MedusaNet, folder: Path) -> None:
         model.save(folder)

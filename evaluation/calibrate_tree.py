@@ -1,0 +1,72 @@
+"""Pick the static draft tree for trained Medusa or Hydra heads from their accuracy on held-apart data.
+
+    python -m evaluation.calibrate_tree --task medusa --head outputs/medusa/de/final --features data/features/de \
+        --skip 8500 [--limit 500] [--total 60] [--top-k 10] [--target gemma-3-270m] --out outputs/medusa/de/tree.json
+
+Per head k and rank r it measures how often the head's rank-r token is the target's own next token
+(teacher-forced, answer positions only; for Hydra that is the accuracy given a correct path above),
+prints that table, and writes the `--total` rank paths with the highest product of accuracies along
+the path (model.common.static_tree.best_tree) as JSON, for `--tree` of medusa / hydra.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from evaluation.tables import markdown_table
+from model.common.static_tree import best_tree
+from train.tasks import build_task
+
+
+@torch.inference_mode()
+def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[float]], list[int]]:
+    """acc[k][r]: share of positions where head k+1's rank-r token is the target's; and positions per head."""
+    hits: list[torch.Tensor] | None = None
+    counts: list[int] = []
+    loader = DataLoader(task.dataset(), batch_size=batch_size, collate_fn=task.collate)
+    for batch in tqdm(loader, desc="calibrate"):
+        pairs = task.per_head(model, batch)
+        if hits is None:
+            hits, counts = [torch.zeros(top_k) for _ in pairs], [0] * len(pairs)
+        for k, (logits, labels) in enumerate(pairs):
+            rank = (logits > logits.gather(1, labels[:, None])).sum(dim=1)  # (n,) 0 = the head's top token
+            hits[k] += torch.bincount(rank[rank < top_k], minlength=top_k).float()
+            counts[k] += len(labels)
+    if hits is None:
+        raise ValueError("no held-apart conversations to calibrate on")
+    return [(h / max(n, 1)).tolist() for h, n in zip(hits, counts)], counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", choices=["medusa", "hydra"], required=True)
+    parser.add_argument("--head", required=True, help="trained heads' folder")
+    parser.add_argument("--features", required=True, help="hidden-state dump (held-apart part chosen by --skip/--limit)")
+    parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--target", default="gemma-3-270m")
+    parser.add_argument("--total", type=int, default=60, help="tree nodes")
+    parser.add_argument("--top-k", type=int, default=10, help="ranks considered per head")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    task = build_task(args.task, {"data": args.features, "target": args.target, "init_from": args.head,
+                                  "skip": args.skip, "limit": args.limit})
+    model = task.model().eval()
+    acc, counts = rank_accuracy(task, model, args.batch_size, args.top_k)
+    rows = [[f"head {k + 1}", str(n), *(f"{a:.3f}" for a in row)] for k, (row, n) in enumerate(zip(acc, counts))]
+    print(markdown_table(["head", "positions", *(f"rank {r}" for r in range(args.top_k))], rows))
+    tree = best_tree(acc, args.total)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps([list(path) for path in tree]) + "\n")
+    print(f"{len(tree)} nodes, depth {max(map(len, tree))} -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
