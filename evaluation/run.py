@@ -1,7 +1,7 @@
 """Run one method over a Spec-Bench question file and append one answer row per question.
 
     python -m evaluation.run --method pld --target gemma-3-270m --questions Q.jsonl --out A.jsonl
-        [--drafter PATH] [--max-new-tokens N] [--temperature T] [--top-p P] [--dtype D] [--limit N] [--seed S]
+        [--drafter PATH] [--max-new-tokens N] [--temperature T] [--top-p P] [--typical] [--dtype D] [--limit N] [--seed S]
         [method options, e.g. --gamma 5 --adaptive for sd: see --method M --help]
 
 Rerunning the same command resumes: questions already in --out are skipped, a truncated last row
@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--typical", action="store_true",
+                        help="Medusa's typical acceptance when sampling (lossy: answers are marked so)")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--device", default=None)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -78,7 +80,7 @@ class Runner:
         self.args = args
         model, self.tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
         self.target = Target(model)
-        self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p)
+        self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p, typical=args.typical)
         self.generator = torch.Generator(self.target.device)
         self.drafter = build_drafter(args.method, self.target, options, tokenizer=self.tokenizer,
                                      accept=self.accept, generator=self.generator)
@@ -125,7 +127,7 @@ def clean_text(text: str, stops: tuple[str, ...]) -> str:
 
 
 def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
-    keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "dtype", "seed", "chat_template", "stop")
+    keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "typical", "dtype", "seed", "chat_template", "stop")
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
             store.append({
                 "question_id": question["question_id"], "category": question["category"],
                 "answer_id": uuid.uuid4().hex, "model_id": args.target, "tstamp": time.time(),
-                "method": args.method, "lossy": False, "choices": [choice], "config": config, "environment": env,
+                "method": args.method, "lossy": runner.accept.lossy, "choices": [choice], "config": config,
+                "environment": env,
             })
 
 

@@ -11,7 +11,7 @@ from drafters import TreeDrafter
 from scipy.stats import chisquare
 from tiny import tiny_llama
 
-from model.common.accept import AcceptConfig, speculative_walk, warp
+from model.common.accept import AcceptConfig, speculative_walk, typical_walk, warp
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.common.tree_search import DynamicTree
@@ -138,3 +138,17 @@ def test_loop_sampling_matches_target(kind):
     expected = {cell: p for cell, p in exact_joint(target.model, prompt, accept, vocab).items() if p > 0}
     assert set(counts) <= set(expected), "sampled a pair outside the top-p nucleus"
     assert chi2_pvalue(counts, expected, n) > ALPHA
+
+
+def test_typical_acceptance_thresholds_and_lossy_label():
+    """Children pass when p(x) > min(epsilon, delta * exp(-H)); the bonus is the argmax after the last one."""
+    cfg = AcceptConfig(temperature=1.0, typical=True, typical_epsilon=0.09, typical_delta=0.3)
+    assert cfg.lossy and not AcceptConfig(typical=True).lossy  # greedy ignores typical acceptance
+    peaked = torch.tensor([0.9, 0.05, 0.05, 0.0])  # low entropy: threshold = min(0.09, 0.3 * e^-0.39) = 0.09
+    flat = torch.full((4,), 0.25)  # H = ln 4: threshold = min(0.09, 0.3 / 4) = 0.075
+    probs = torch.stack([peaked, flat, flat])  # root, node 0, node 1
+    # root's children: node 0 (token 1, p=0.05 < 0.09: rejected), node 1 (token 0, p=0.9: accepted)
+    draft = Draft([1, 0], [-1, -1])
+    assert typical_walk(draft, probs, cfg) == ([1], 0)
+    chain = Draft([0, 3], [-1, 0])  # node 1 holds token 3 with p=0.25 > 0.075 under the flat row
+    assert typical_walk(chain, probs, cfg) == ([0, 1], 0)

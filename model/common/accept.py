@@ -4,6 +4,10 @@ Both rules walk the draft tree from the root: at each node they look at its chil
 move to one of them or stop and emit a bonus token drawn from the target at that node.
 
 - greedy: move to the child whose token is the target's argmax. Lossless against greedy decoding.
+- typical acceptance (Medusa, Cai et al. 2024), only when asked: move to the first child whose token
+  has target probability above min(epsilon, delta * exp(-entropy)), emit the argmax after the last
+  accepted node. Faster at high temperature but LOSSY: it does not preserve the target distribution,
+  and answer files say so.
 - speculative sampling (Leviathan et al. 2023, Chen et al. 2023) generalised to trees by recursive
   rejection (SpecInfer): try the children in order against a residual distribution; a child with
   draft distribution q is accepted with probability min(1, p(x)/q(x)), otherwise the residual
@@ -25,6 +29,9 @@ class AcceptConfig:
 
     temperature: float = 0.0
     top_p: float = 1.0
+    typical: bool = False  # Medusa's typical acceptance instead of speculative sampling (lossy; temperature > 0 only)
+    typical_epsilon: float = 0.09  # hard probability threshold
+    typical_delta: float = 0.3  # entropy-scaled threshold: delta * exp(-H(p))
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -35,6 +42,11 @@ class AcceptConfig:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def lossy(self) -> bool:
+        """True when outputs need not follow the target distribution (typical acceptance while sampling)."""
+        return self.typical and not self.greedy
 
 
 def warp(logits: torch.Tensor, cfg: AcceptConfig) -> torch.Tensor:
@@ -70,6 +82,22 @@ def greedy_walk(draft: Draft, best: list[int]) -> tuple[list[int], int]:
         nxt = next((c for c in children[node + 1] if draft.tokens[c] == want), None)
         if nxt is None:
             return path, want
+        path.append(nxt)
+        node = nxt
+
+
+def typical_walk(draft: Draft, probs: torch.Tensor, cfg: AcceptConfig) -> tuple[list[int], int]:
+    """probs (N+1, V) warped target distributions -> (accepted node path, bonus token), by typical acceptance."""
+    entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(dim=-1)  # (N+1,)
+    threshold = torch.clamp(cfg.typical_delta * torch.exp(-entropy), max=cfg.typical_epsilon).tolist()
+    children = draft.children()
+    path: list[int] = []
+    node = -1
+    while True:
+        row = probs[node + 1]
+        nxt = next((c for c in children[node + 1] if float(row[draft.tokens[c]]) > threshold[node + 1]), None)
+        if nxt is None:
+            return path, int(row.argmax())
         path.append(nxt)
         node = nxt
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from model.common.accept import AcceptConfig, greedy_walk, pick_next, speculative_walk, warp
+from model.common.accept import AcceptConfig, greedy_walk, pick_next, speculative_walk, typical_walk, warp
 from model.common.state import DecodeState, Verdict
 from model.common.tree import Draft, ancestor_matrix, block_attention
 
@@ -122,6 +122,8 @@ class Target:
         best = logits.argmax(dim=-1).tolist() if accept.greedy or node_argmax else None
         if accept.greedy:
             path, bonus = greedy_walk(draft, best)
+        elif accept.typical:
+            path, bonus = typical_walk(draft, warp(logits, accept), accept)
         else:
             path, bonus = speculative_walk(draft, warp(logits, accept), generator)
         keep = [0] + [node + 1 for node in path]  # block rows to keep: the root and the accepted nodes
