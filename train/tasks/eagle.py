@@ -11,30 +11,26 @@ for features of RMS ~1); it teaches the net to draft from its own, imperfect, pr
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-from model.eagle.net import EagleNet, load_net, new_net
-from train.tasks.features import IGNORE, FeatureData
+from model.eagle import net as eagle_net
+from model.eagle.net import EagleNet
+from train.tasks.features import IGNORE
+from train.tasks.head_task import HeadTask
 
 
-class EagleTask:
+class EagleTask(HeadTask):
+    net_module = eagle_net
+
     def __init__(self, data: str, target: str = "gemma-3-270m", draft_vocab_size: int = 8192, heads: int = 8,
                  kv_heads: int = 8, intermediate_size: int = 1728, layers: int = 1, feature_weight: float = 1.0,
-                 token_weight: float = 0.1, noise: float = 0.1, init_from: str | None = None, limit: int | None = None):
-        self.data = FeatureData(data, target, draft_vocab_size, init_from, limit)
-        self.shape_args = dict(heads=heads, kv_heads=kv_heads, intermediate_size=intermediate_size, layers=layers)
-        self.init_from = init_from
+                 token_weight: float = 0.1, noise: float = 0.1, init_from: str | None = None, limit: int | None = None,
+                 skip: int = 0):
+        shape = dict(heads=heads, kv_heads=kv_heads, intermediate_size=intermediate_size, layers=layers)
+        super().__init__(data, target, draft_vocab_size, init_from, limit, skip, shape)
         self.weights = (feature_weight, token_weight)
         self.noise = noise
-        self.dataset, self.collate = self.data.dataset, self.data.collate
-
-    def model(self) -> EagleNet:
-        if self.init_from:
-            return load_net(self.init_from, self.data.target_model).train()
-        return new_net(self.data.target_model, self.data.vocab, **self.shape_args)
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         net: EagleNet = getattr(model, "module", model)  # the bare net behind a DDP wrapper
@@ -49,7 +45,3 @@ class EagleTask:
         feature_loss = F.smooth_l1_loss(pred[answer], goal[answer])
         token_loss = F.cross_entropy(net.logits(pred[answer]).float(), labels[answer])
         return self.weights[0] * feature_loss + self.weights[1] * token_loss
-
-    def save(self, model: EagleNet, folder: Path) -> None:
-        model.save(folder)
-        self.data.save_tokenizer(folder)

@@ -2,13 +2,12 @@
 after position i+k (i.e. x_{i+1+k}), cross-entropy on answer positions, head k weighted by decay^(k-1)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-from model.medusa.net import MedusaNet, load_net, new_net
-from train.tasks.features import IGNORE, FeatureData
+from model.medusa import net as medusa_net
+from train.tasks.features import IGNORE
+from train.tasks.head_task import HeadTask
 
 
 def shifted(labels: torch.Tensor, k: int) -> torch.Tensor:
@@ -37,31 +36,20 @@ def decayed_cross_entropy(pairs: list[tuple[torch.Tensor, torch.Tensor]], decay:
     return total
 
 
-class MedusaTask:
+class MedusaTask(HeadTask):
+    net_module = medusa_net
+
     def __init__(self, data: str, target: str = "gemma-3-270m", draft_vocab_size: int = 8192, num_heads: int = 4,
                  layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0):
-        self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip)
-        self.init_from = init_from
-        self.shape_args = dict(num_heads=num_heads, layers=layers)
+        super().__init__(data, target, draft_vocab_size, init_from, limit, skip, dict(num_heads=num_heads, layers=layers))
         self.decay = decay
-        self.dataset, self.collate = self.data.dataset, self.data.collate
-
-    def model(self) -> MedusaNet:
-        if self.init_from:
-            return load_net(self.init_from, self.data.target_model).train()
-        return new_net(self.data.target_model, self.data.vocab, **self.shape_args)
 
     def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per head k: (logits (n_k, V'), labels (n_k,)) on the positions whose label it can name."""
-        net: MedusaNet = getattr(model, "module", model)
         real = batch["attention_mask"].bool()
         out = model(batch["features"][real])  # (N, K, H) over real positions only
-        return head_logits(net, out, batch["labels"], real)
+        return head_logits(getattr(model, "module", model), out, batch["labels"], real)
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return decayed_cross_entropy(self.per_head(model, batch), self.decay)
-
-    def save(self, model: MedusaNet, folder: Path) -> None:
-        model.save(folder)
-        self.data.save_tokenizer(folder)
