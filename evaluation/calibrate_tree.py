@@ -1,4 +1,4 @@
-"""Pick the static draft tree for trained Medusa or Hydra heads from their accuracy on held-apart data.
+"""Pick the static draft tree for trained Medusa, Hydra or EAGLE heads from their accuracy on held-apart data.
 
     python -m evaluation.calibrate_tree --task medusa --head outputs/medusa/de/final --features data/features/de \
         --skip 8500 [--limit 500] [--total 60] [--top-k 10] [--target gemma-3-270m] --out outputs/medusa/de/tree.json
@@ -6,7 +6,9 @@
 Per head k and rank r it measures how often the head's rank-r token is the target's own next token
 (teacher-forced, answer positions only; for Hydra that is the accuracy given a correct path above),
 prints that table, and writes the `--total` rank paths with the highest product of accuracies along
-the path (model.common.static_tree.best_tree) as JSON, for `--tree` of medusa / hydra.
+the path (model.common.static_tree.best_tree) as JSON, for `--tree` of medusa / hydra / eagle. EAGLE
+has one head that drafts every depth: its row is reused for depths 1..--depth (an optimistic
+assumption, since its own predicted features feed the deeper levels).
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", choices=["medusa", "hydra"], required=True)
+    parser.add_argument("--task", choices=["medusa", "hydra", "eagle"], required=True)
     parser.add_argument("--head", required=True, help="trained heads' folder")
     parser.add_argument("--features", required=True, help="hidden-state dump (held-apart part chosen by --skip/--limit)")
     parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on")
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--total", type=int, default=60, help="tree nodes")
     parser.add_argument("--top-k", type=int, default=10, help="ranks considered per head")
+    parser.add_argument("--depth", type=int, default=6, help="eagle: tree depth (its one head's row per depth)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     acc, counts = rank_accuracy(task, model, args.batch_size, args.top_k)
     rows = [[f"head {k + 1}", str(n), *(f"{a:.3f}" for a in row)] for k, (row, n) in enumerate(zip(acc, counts))]
     print(markdown_table(["head", "positions", *(f"rank {r}" for r in range(args.top_k))], rows))
-    tree = best_tree(acc, args.total)
+    tree = best_tree(acc if args.task != "eagle" else acc * args.depth, args.total)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps([list(path) for path in tree]) + "\n")
     print(f"{len(tree)} nodes, depth {max(map(len, tree))} -> {args.out}")

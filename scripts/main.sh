@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up the environment if needed, then run the main job on the embedded default target (Gemma 3 270M):
-# every training-free method over de, fr, ja, ru, zh -> English (20 questions each from the system's
+# every training-free method (ar, pld, lookahead) over de, fr, ja, ru, zh -> English (20 questions each from the system's
 # gettext catalogs; the built-in multilingual set where there are none), ending in the report table
 # and plots under outputs/answers/report. Extra arguments go to evaluation.run; DRAFTER=path adds sd.
 set -euo pipefail

@@ -42,7 +42,7 @@ class EagleShape:
         return LlamaConfig(vocab_size=1, hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
                            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.kv_heads,
                            max_position_embeddings=self.max_positions, rope_theta=self.rope_theta,
-                           pad_token_id=None, attn_implementation="sdpa")
+                           pad_token_id=None, bos_token_id=None, eos_token_id=None, attn_implementation="sdpa")
 
 
 class EagleNet(FrozenTarget):

@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# Usage: scripts/eval/all.sh [evaluation.run options...]   (e.g. --limit 20; DRAFTER=path adds sd)
-# Every method over every language, then the report (markdown table + plots) in $OUT_DIR/report.
+# Usage: scripts/eval/all.sh [evaluation.run options...]   (e.g. --limit 20)
+# Every method in $METHODS over every language in $LANGS, then the report (markdown table + plots) in
+# $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
+# is set. Trained methods take their weights from env, where {lang} becomes each language:
+#   DRAFTER (sd), EAGLE_HEAD (eagle, eagle2), MEDUSA_HEAD + MEDUSA_TREE (medusa), HYDRA_HEAD + HYDRA_TREE (hydra)
+# e.g. METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final bash scripts/eval/all.sh --limit 20
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/../env.sh"
 out="${OUT_DIR:-outputs/answers}"
-methods=(ar pld)
-[ -n "${DRAFTER:-}" ] && methods+=(sd)
+default="ar pld lookahead"
+[ -n "${DRAFTER:-}" ] && default="$default sd"
+read -r -a methods <<< "${METHODS:-$default}"
+[[ " ${methods[*]} " == *" ar "* ]] || methods=(ar "${methods[@]}")  # the baseline every speedup needs
+
+method_args() {  # method lang -> its weights' options
+  local path="" tree=""
+  case "$1" in
+    sd) path="${DRAFTER:?sd needs DRAFTER=path}"; echo "--drafter ${path//\{lang\}/$2}"; return ;;
+    eagle|eagle2) path="${EAGLE_HEAD:?$1 needs EAGLE_HEAD=path}" ;;
+    medusa) path="${MEDUSA_HEAD:?medusa needs MEDUSA_HEAD=path}"; tree="${MEDUSA_TREE:-}" ;;
+    hydra) path="${HYDRA_HEAD:?hydra needs HYDRA_HEAD=path}"; tree="${HYDRA_TREE:-}" ;;
+    *) return ;;
+  esac
+  echo "--head ${path//\{lang\}/$2}${tree:+ --tree ${tree//\{lang\}/$2}}"
+}
+
 for lang in ${LANGS:-de fr ja ru zh}; do
   for method in "${methods[@]}"; do
-    extra=()
-    [ "$method" = sd ] && extra=(--drafter "$DRAFTER")
-    OUT_DIR="$out" bash "$here/_run.sh" "$method" "$lang" ${extra[@]+"${extra[@]}"} "$@"
+    # shellcheck disable=SC2046  # the options are words without spaces
+    OUT_DIR="$out" bash "$here/_run.sh" "$method" "$lang" $(method_args "$method" "$lang") "$@"
   done
 done
 cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
+others=()
 for method in "${methods[@]}"; do
-  [ "$method" = ar ] || cat "$out"/*/"$method".jsonl > "$out/${method}_all.jsonl"
+  [ "$method" = ar ] && continue
+  cat "$out"/*/"$method".jsonl > "$out/${method}_all.jsonl"
+  others+=("$out/${method}_all.jsonl")
 done
-python -m evaluation.report --baseline "$out/ar_all.jsonl" \
-  --answers $(for m in "${methods[@]}"; do [ "$m" = ar ] || echo "$out/${m}_all.jsonl"; done) --out-dir "$out/report"
+python -m evaluation.report --baseline "$out/ar_all.jsonl" --answers "${others[@]}" --out-dir "$out/report"
 cat "$out/report/report.md"

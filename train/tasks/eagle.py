@@ -32,7 +32,8 @@ class EagleTask(HeadTask):
         self.weights = (feature_weight, token_weight)
         self.noise = noise
 
-    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _predict(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(predicted features, their goals, token logits, token labels) at the answer positions."""
         net: EagleNet = getattr(model, "module", model)  # the bare net behind a DDP wrapper
         feats = batch["features"]
         inputs, goal = feats[:, :-1], feats[:, 1:]  # (B, T-1, H): f_i in, f_{i+1} out
@@ -42,6 +43,12 @@ class EagleTask(HeadTask):
         pred = model(inputs, net.embed_tokens(batch["input_ids"][:, 1:]), attention_mask=batch["attention_mask"][:, :-1])
         labels = batch["labels"][:, 1:]  # the token after position i+1
         answer = labels != IGNORE  # answer positions whose next token the head can name
-        feature_loss = F.smooth_l1_loss(pred[answer], goal[answer])
-        token_loss = F.cross_entropy(net.logits(pred[answer]).float(), labels[answer])
-        return self.weights[0] * feature_loss + self.weights[1] * token_loss
+        return pred[answer], goal[answer], net.logits(pred[answer]).float(), labels[answer]
+
+    def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """[(logits, labels)] of the one head, teacher-forced on real features (for evaluation.calibrate_tree)."""
+        return [self._predict(model, batch)[2:]]
+
+    def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        pred, goal, logits, labels = self._predict(model, batch)
+        return self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
