@@ -3,8 +3,9 @@
 # Every method in $METHODS over every language in $LANGS, then the report (markdown table + plots) in
 # $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
 # is set. Trained methods take their weights from env, where {lang} becomes each language:
-#   DRAFTER (sd), EAGLE_HEAD (eagle, eagle2), MEDUSA_HEAD + MEDUSA_TREE (medusa), HYDRA_HEAD + HYDRA_TREE (hydra)
-# e.g. METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final bash scripts/eval/all.sh --limit 20
+#   DRAFTER (sd), EAGLE_HEAD (+ EAGLE_TREE for eagle; eagle2 builds its own), MEDUSA_HEAD + MEDUSA_TREE, HYDRA_HEAD + HYDRA_TREE
+# and EXTRA_<method> adds that method's own options, e.g.
+#   METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final EXTRA_eagle2="--total-tokens 20" bash scripts/eval/all.sh --limit 20
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/../env.sh"
@@ -18,7 +19,8 @@ method_args() {  # method lang -> its weights' options
   local path="" tree=""
   case "$1" in
     sd) path="${DRAFTER:?sd needs DRAFTER=path}"; echo "--drafter ${path//\{lang\}/$2}"; return ;;
-    eagle|eagle2) path="${EAGLE_HEAD:?$1 needs EAGLE_HEAD=path}" ;;
+    eagle) path="${EAGLE_HEAD:?eagle needs EAGLE_HEAD=path}"; tree="${EAGLE_TREE:-}" ;;
+    eagle2) path="${EAGLE_HEAD:?eagle2 needs EAGLE_HEAD=path}" ;;
     medusa) path="${MEDUSA_HEAD:?medusa needs MEDUSA_HEAD=path}"; tree="${MEDUSA_TREE:-}" ;;
     hydra) path="${HYDRA_HEAD:?hydra needs HYDRA_HEAD=path}"; tree="${HYDRA_TREE:-}" ;;
     *) return ;;
@@ -29,7 +31,8 @@ method_args() {  # method lang -> its weights' options
 for lang in ${LANGS:-de fr ja ru zh}; do
   for method in "${methods[@]}"; do
     # shellcheck disable=SC2046  # the options are words without spaces
-    OUT_DIR="$out" bash "$here/_run.sh" "$method" "$lang" $(method_args "$method" "$lang") "$@"
+    extra="EXTRA_$method"
+    OUT_DIR="$out" bash "$here/_run.sh" "$method" "$lang" $(method_args "$method" "$lang") ${!extra:-} "$@"
   done
 done
 cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
