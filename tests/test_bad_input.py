@@ -17,7 +17,7 @@ def word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
 
 
 def test_unknown_method_lists_known_ones():
-    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, pld, sd"):
+    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, eagle, eagle2, hydra, lookahead, medusa, pld, sd"):
         method_config("medusa2")
 
 
@@ -60,3 +60,16 @@ def test_bad_generation_settings():
         AcceptConfig(top_p=0)
     with pytest.raises(ValueError, match="gamma"):
         method_config("sd", {"gamma": 0})
+
+
+@pytest.mark.parametrize("method", ["eagle", "eagle2", "medusa", "hydra"])
+def test_head_methods_need_a_trained_head(method, tmp_path):
+    from tiny import tiny_llama
+
+    from model.common.target import Target
+
+    target = Target(tiny_llama())
+    with pytest.raises(ValueError, match="--head"):
+        build_drafter(method, target, {}, accept=AcceptConfig())
+    with pytest.raises(FileNotFoundError, match="not a trained"):
+        build_drafter(method, target, {"head": str(tmp_path)}, accept=AcceptConfig())
