@@ -16,6 +16,7 @@ METHODS: dict[str, str] = {
     "lookahead": "model.lookahead.drafter",
     "medusa": "model.medusa.drafter",
     "hydra": "model.hydra.drafter",
+    "ctc": "model.ctc.drafter",
 }
 
 

@@ -17,7 +17,7 @@ def word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
 
 
 def test_unknown_method_lists_known_ones():
-    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, eagle, eagle2, hydra, lookahead, medusa, pld, sd"):
+    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, ctc, eagle, eagle2, hydra, lookahead, medusa, pld, sd"):
         method_config("medusa2")
 
 
@@ -62,7 +62,7 @@ def test_bad_generation_settings():
         method_config("sd", {"gamma": 0})
 
 
-@pytest.mark.parametrize("method", ["eagle", "eagle2", "medusa", "hydra"])
+@pytest.mark.parametrize("method", ["eagle", "eagle2", "medusa", "hydra", "ctc"])
 def test_head_methods_need_a_trained_head(method, tmp_path):
     from tiny import tiny_llama
 

@@ -15,6 +15,9 @@ from model.common.loop import GenerationConfig, generate
 from model.common.static_tree import default_tree
 from model.common.target import Target
 from model.common.tree_search import DynamicTree, StaticTree
+from model.ctc import net as ctc_net
+from model.ctc.drafter import Config as CtcConfig
+from model.ctc.drafter import CtcDrafter
 from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
 from model.lookahead.drafter import Config as LookaheadConfig
@@ -36,10 +39,16 @@ def setup(gemma_fp32):
     # an untrained EAGLE head over the 4,096 lowest token ids (losslessness cannot depend on the head either)
     eagle_net = new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
                         intermediate_size=256)
-    return target, tokenizer, random_drafter, eagle_net
+    # an untrained CTC head, its slots randomised so drafts vary
+    ctc = ctc_net.new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
+                          intermediate_size=256, slots=4)
+    for slot in ctc.slots:
+        torch.nn.init.normal_(slot.linear.weight, std=0.05)
+    return target, tokenizer, random_drafter, (eagle_net, ctc)
 
 
-def check_methods_agree(target, tokenizer, random_drafter, eagle_net, prompt: str, max_new_tokens: int) -> None:
+def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, max_new_tokens: int) -> None:
+    eagle_net, ctc = heads
     ids = tokenizer(prompt).input_ids
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
     plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)
@@ -51,6 +60,7 @@ def check_methods_agree(target, tokenizer, random_drafter, eagle_net, prompt: st
         LookaheadDrafter(LookaheadConfig()),
         EagleDrafter(eagle_net, DynamicTree(depth=3, top_k=4, total_tokens=16)),
         EagleDrafter(eagle_net, StaticTree(default_tree(12, 4, 3))),
+        CtcDrafter(ctc, CtcConfig(beam=8, top_k=4, total_tokens=12)),
     ):
         out = generate(ids, target, drafter, cfg, tokenizer)
         assert out.tokens == plain.tokens, f"{type(drafter).__name__} diverged on {prompt!r}"

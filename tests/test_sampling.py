@@ -15,6 +15,9 @@ from model.common.accept import AcceptConfig, speculative_walk, typical_walk, wa
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.common.tree_search import DynamicTree
+from model.ctc.drafter import Config as CtcConfig
+from model.ctc.drafter import CtcDrafter
+from model.ctc.net import new_net as new_ctc_net
 from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
 from model.lookahead.drafter import Config as LookaheadConfig
@@ -108,6 +111,12 @@ def test_chi_square_detects_the_draft_distribution():
     assert chi2_pvalue(counts, EXPECTED_PAIRS, n) < 1e-12
 
 
+def randomised_slots(net):
+    for slot in net.slots:  # untrained slots are the identity; vary them so the drafts branch
+        torch.nn.init.normal_(slot.linear.weight, std=0.5)
+    return net
+
+
 def exact_joint(model, prompt: list[int], cfg: AcceptConfig, vocab: int) -> dict:
     """Exact (t1, t2) distribution of the warped target after `prompt`."""
     with torch.inference_mode():
@@ -117,7 +126,7 @@ def exact_joint(model, prompt: list[int], cfg: AcceptConfig, vocab: int) -> dict
     return {(a, b): float(p1[a] * p2[a, b]) for a in range(vocab) for b in range(vocab)}
 
 
-@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree", "eagle2", "lookahead"])
+@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree", "eagle2", "lookahead", "ctc"])
 def test_loop_sampling_matches_target(kind):
     vocab, n = 6, 3000
     target = Target(tiny_llama(vocab_size=vocab, seed=0))
@@ -131,6 +140,8 @@ def test_loop_sampling_matches_target(kind):
         "eagle2": lambda: EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=32),
                                        DynamicTree(depth=2, top_k=2, total_tokens=5)),
         "lookahead": lambda: LookaheadDrafter(LookaheadConfig(window=2, ngram=3, guesses=2)),
+        "ctc": lambda: CtcDrafter(randomised_slots(new_ctc_net(target.model, heads=2, kv_heads=2, intermediate_size=32,
+                                                               slots=3)), CtcConfig(beam=4, top_k=2, total_tokens=5)),
     }[kind]()
     prompt = [1, 3, 4]
     cfg = GenerationConfig(max_new_tokens=2, accept=accept)

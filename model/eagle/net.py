@@ -73,12 +73,13 @@ class EagleNet(FrozenTarget):
         save_head(self, folder, KIND, self.shape, skip=UNUSED)
 
 
-def new_net(target_model, vocab: DraftVocab | None = None, **shape_args) -> EagleNet:
+def new_net(target_model, vocab: DraftVocab | None = None, shape_cls: type = EagleShape, net_cls: type = EagleNet,
+            **shape_args) -> EagleNet:
     """A randomly initialised net sized for `target_model` (training starts here; tests use it untrained)."""
     config = target_model.config.get_text_config()
     shape_args.setdefault("rope_theta", getattr(config, "rope_theta", None) or 10000.0)
-    shape = EagleShape(hidden_size=config.hidden_size, feature_layer=config.num_hidden_layers, **shape_args)
-    return EagleNet(shape, *target_parts(target_model, vocab), vocab)
+    shape = shape_cls(hidden_size=config.hidden_size, feature_layer=config.num_hidden_layers, **shape_args)
+    return net_cls(shape, *target_parts(target_model, vocab), vocab)
 
 
 def load_net(folder: str | Path, target_model) -> EagleNet:

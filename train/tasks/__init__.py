@@ -17,6 +17,7 @@ TASKS = {
     "eagle": "train.tasks.eagle:EagleTask",
     "medusa": "train.tasks.medusa:MedusaTask",
     "hydra": "train.tasks.hydra:HydraTask",
+    "ctc": "train.tasks.ctc:CtcTask",
 }
 
 
