@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
                         help="Medusa's typical acceptance when sampling (lossy: answers are marked so)")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--quantize-target", action="store_true",
+                        help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
@@ -79,6 +81,10 @@ class Runner:
     def __init__(self, args: argparse.Namespace, options: dict[str, Any]):
         self.args = args
         model, self.tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
+        if args.quantize_target:
+            from model.common.quantize import int8_dynamic
+
+            model = int8_dynamic(model)
         self.target = Target(model)
         self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p, typical=args.typical)
         self.generator = torch.Generator(self.target.device)
@@ -128,6 +134,8 @@ def clean_text(text: str, stops: tuple[str, ...]) -> str:
 
 def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
     keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "typical", "dtype", "seed", "chat_template", "stop")
+    if args.quantize_target:  # only when set, so existing answer files keep matching their configuration
+        keys += ("quantize_target",)
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 

@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# Usage: scripts/bench_heads.sh [LANG]   (default de; heads from scripts/train/{eagle,medusa,hydra}.sh LANG)
-# Every method on LANG side by side (ar, pld, lookahead, eagle, eagle2, medusa, hydra; CPU-sized trees of
-# 20 nodes calibrated on held-apart data), then ar once more: the ratio of the two ar runs shows how
-# far the machine drifted during the run, so speedups can be read against both baselines.
-# Env: LIMIT (20), OUT_DIR (outputs/bench/LANG), TREE_NODES (20).
+# Usage: scripts/bench_heads.sh [LANG ...]   (default de; heads from scripts/train/{eagle,medusa,hydra,ctc}.sh)
+# The head methods side by side with ar, pld and lookahead (CPU-sized trees of TREE_NODES nodes, calibrated
+# on held-apart data). To keep machine drift out of the ratios, the questions are run in ROUNDS rounds:
+# every method answers the next slice of questions before any method moves on (runs resume, so each
+# round only adds questions). Then ar once more on the first language: the two ar runs' ratio shows
+# how far the machine drifted overall.
+# Env: METHODS (ar pld lookahead eagle eagle2 medusa hydra ctc), LIMIT (20), ROUNDS (4), TREE_NODES (20),
+#      HEAD_LANG (use that language's heads on every LANG, e.g. HEAD_LANG=de; default: each LANG's own),
+#      OUT_DIR (outputs/bench/<langs joined by ->).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
-lang="${1:-de}"; out="${OUT_DIR:-outputs/bench/$lang}"; nodes="${TREE_NODES:-20}"
-for task in eagle medusa hydra; do
-  [ -f "outputs/$task/$lang/final/${task}_config.json" ] || { echo "no $task head for $lang: run scripts/train/$task.sh $lang" >&2; exit 1; }
-  total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$lang/index.json")
-  python -m evaluation.calibrate_tree --task "$task" --head "outputs/$task/$lang/final" --features "data/features/$lang" \
-    --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "outputs/$task/$lang/tree$nodes.json"
+langs=("${@:-de}")
+nodes="${TREE_NODES:-20}"; limit="${LIMIT:-20}"; rounds="${ROUNDS:-4}"
+methods="${METHODS:-ar pld lookahead eagle eagle2 medusa hydra ctc}"
+out="${OUT_DIR:-outputs/bench/$(IFS=-; echo "${langs[*]}")}"
+head_langs=("${langs[@]}"); [ -n "${HEAD_LANG:-}" ] && head_langs=("$HEAD_LANG")
+for hl in "${head_langs[@]}"; do
+  for task in eagle medusa hydra ctc; do
+    [[ " $methods " == *" $task"* ]] || continue
+    [ -f "outputs/$task/$hl/final/${task}_config.json" ] || { echo "no $task head for $hl: run scripts/train/$task.sh $hl" >&2; exit 1; }
+    [ "$task" = ctc ] && continue  # ctc grows its own trie
+    total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$hl/index.json")
+    python -m evaluation.calibrate_tree --task "$task" --head "outputs/$task/$hl/final" --features "data/features/$hl" \
+      --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "outputs/$task/$hl/tree$nodes.json"
+  done
 done
-export EAGLE_HEAD="outputs/eagle/{lang}/final" EAGLE_TREE="outputs/eagle/{lang}/tree$nodes.json" \
-  MEDUSA_HEAD="outputs/medusa/{lang}/final" MEDUSA_TREE="outputs/medusa/{lang}/tree$nodes.json" \
-  HYDRA_HEAD="outputs/hydra/{lang}/final" HYDRA_TREE="outputs/hydra/{lang}/tree$nodes.json" \
-  EXTRA_eagle2="--total-tokens $nodes --depth 6 --top-k 6"
-OUT_DIR="$out" LANGS="$lang" METHODS="ar pld lookahead eagle eagle2 medusa hydra" \
-  bash "$here/eval/all.sh" --limit "${LIMIT:-20}" --max-new-tokens 64
-python -m evaluation.run --method ar --questions "data/questions/translation_$lang.jsonl" --limit "${LIMIT:-20}" \
+hl="${HEAD_LANG:-{lang\}}"
+export EAGLE_HEAD="outputs/eagle/$hl/final" EAGLE_TREE="outputs/eagle/$hl/tree$nodes.json" \
+  MEDUSA_HEAD="outputs/medusa/$hl/final" MEDUSA_TREE="outputs/medusa/$hl/tree$nodes.json" \
+  HYDRA_HEAD="outputs/hydra/$hl/final" HYDRA_TREE="outputs/hydra/$hl/tree$nodes.json" \
+  CTC_HEAD="outputs/ctc/$hl/final" EXTRA_eagle2="--total-tokens $nodes --depth 6 --top-k 6" \
+  EXTRA_ctc="--total-tokens $nodes ${EXTRA_ctc:-}"
+for round in $(seq 1 "$rounds"); do
+  OUT_DIR="$out" LANGS="${langs[*]}" METHODS="$methods" \
+    bash "$here/eval/all.sh" --limit $(((limit * round + rounds - 1) / rounds)) --max-new-tokens 64
+done
+python -m evaluation.run --method ar --questions "data/questions/translation_${langs[0]}.jsonl" --limit "$limit" \
   --max-new-tokens 64 --out "$out/ar_again.jsonl"
-echo "[multispec] drift: the second ar run against the first (1.00 = no drift)"
-python -m evaluation.speed --baseline "$out/$lang/ar.jsonl" --answers "$out/ar_again.jsonl" --format md
+echo "[multispec] drift: the second ar run on ${langs[0]} against the first (1.00 = no drift)"
+python -m evaluation.speed --baseline "$out/${langs[0]}/ar.jsonl" --answers "$out/ar_again.jsonl" --format md

@@ -29,7 +29,7 @@ class Target:
             raise ValueError(f"unsupported attention layer types {self.layer_types}; supported: {SUPPORTED_LAYER_TYPES}")
         has_sliding = bool(self.layer_types) and "sliding_attention" in self.layer_types
         self.window: int | None = getattr(config, "sliding_window", None) if has_sliding else None
-        self.vocab_size = model.get_output_embeddings().weight.shape[0]
+        self.vocab_size = model.config.get_text_config().vocab_size  # the LM head's rows (an int8 head has no .weight tensor)
 
     @property
     def device(self) -> torch.device:

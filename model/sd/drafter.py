@@ -24,6 +24,7 @@ class Config:
     gamma: int = 5  # draft tokens per step
     adaptive: bool = False  # adapt gamma to the acceptance of the previous step
     max_gamma: int = 16
+    quantize: bool = False  # int8 dynamic quantization of the draft LM (CPU)
 
     def __post_init__(self) -> None:
         if not 1 <= self.gamma <= self.max_gamma:
@@ -107,8 +108,12 @@ def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, gener
 
     if not config.drafter:
         raise ValueError("method 'sd' needs a draft model: pass --drafter NAME_OR_PATH")
-    dtype = str(target.dtype).removeprefix("torch.")
+    dtype = "float32" if config.quantize else str(target.dtype).removeprefix("torch.")
     model, draft_tokenizer = load_model(config.drafter, dtype=dtype, device=str(target.device))
+    if config.quantize:
+        from model.common.quantize import int8_dynamic
+
+        model = int8_dynamic(model)
     if tokenizer is not None:
         check_same_tokenizer(tokenizer, draft_tokenizer)
     return DraftModelDrafter(model, config, accept, generator, DraftVocab.load(resolve(config.drafter)))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Usage: scripts/train/head.sh eagle|medusa|hydra LANG [quick|full]
+# Usage: scripts/train/head.sh eagle|medusa|hydra|ctc LANG [quick|full]
 # A language-specialized draft head: features (scripts/train/features.sh), training on all but the last
 # HOLDOUT conversations, a static tree calibrated on those held-apart ones (for medusa, hydra and eagle;
-# eagle2 grows its own), then the head's methods against ar on LANG's questions. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
+# eagle2 and ctc grow their own), then the head's methods against ar on LANG's questions. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
 # Env: HOLDOUT (500), LIMIT (eval questions, 20), TRAIN_ARGS (key=value overrides), plus features.sh's.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -15,13 +15,15 @@ total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(ope
 train_n=$((total - ${HOLDOUT:-500}))
 $launch -m train.run --config "train/configs/${task}_${recipe}.json" --resume \
   "output_dir=$out" "task_args.data=data/features/$lang" "task_args.limit=$train_n" ${TRAIN_ARGS:-}
-python -m evaluation.calibrate_tree --task "$task" --head "$out/final" --features "data/features/$lang" \
-  --skip "$train_n" --out "$out/tree.json"
+if [ "$task" != ctc ]; then
+  python -m evaluation.calibrate_tree --task "$task" --head "$out/final" --features "data/features/$lang" \
+    --skip "$train_n" --out "$out/tree.json"
+fi
 methods=("$task"); [ "$task" = eagle ] && methods=(eagle eagle2)
 OUT_DIR=outputs/answers bash "$here/../eval/_run.sh" ar "$lang" --limit "${LIMIT:-20}" --max-new-tokens 64
 answers=()
 for method in "${methods[@]}"; do
-  tree=(--tree "$out/tree.json"); [ "$method" = eagle2 ] && tree=()
+  tree=(--tree "$out/tree.json"); [ "$method" = eagle2 ] || [ "$method" = ctc ] && tree=()
   OUT_DIR="outputs/answers/$task-$lang" bash "$here/../eval/_run.sh" "$method" "$lang" --head "$out/final" \
     ${tree[@]+"${tree[@]}"} --limit "${LIMIT:-20}" --max-new-tokens 64
   answers+=("outputs/answers/$task-$lang/$lang/$method.jsonl")
