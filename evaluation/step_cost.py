@@ -14,7 +14,7 @@ from model.common.device import synchronize
 @torch.inference_mode()
 def step_time(model, context_ids: list[int], steps: int = 32, repeats: int = 3) -> float:
     """Median seconds per single-token forward after a prefill of `context_ids` (ids in the model's vocabulary)."""
-    device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    device = model.device
     times = []
     for _ in range(repeats + 1):  # the first round warms up and is dropped
         cache = DynamicCache()

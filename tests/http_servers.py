@@ -33,13 +33,16 @@ def uvicorn_running(app) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-# reply(request body, request number) -> (status, judge text)
+# respond(request body, request number) -> (HTTP status, JSON payload)
+Respond = Callable[[dict, int], tuple[int, dict]]
+# reply(request body, request number) -> (HTTP status, judge text)
 Reply = Callable[[dict, int], tuple[int, str]]
 
 
 @contextmanager
-def scripted_chat_endpoint(reply: Reply) -> Iterator[tuple[str, list[dict]]]:
-    """(base URL, list of request bodies received) for a /v1/chat/completions answering per `reply`."""
+def scripted_endpoint(respond: Respond) -> Iterator[tuple[str, list[dict]]]:
+    """(base URL, list of request bodies received) of a POST endpoint answering per `respond`;
+    a 429 carries Retry-After: 0 so client retries do not wait."""
     received: list[dict] = []
     lock = threading.Lock()
 
@@ -48,11 +51,7 @@ def scripted_chat_endpoint(reply: Reply) -> Iterator[tuple[str, list[dict]]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 received.append(body)
-                status, text = reply(body, len(received))
-            payload = {"error": {"message": text, "type": "server_error"}} if status != 200 else {
-                "id": f"chat{len(received)}", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+                status, payload = respond(body, len(received))
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -71,3 +70,17 @@ def scripted_chat_endpoint(reply: Reply) -> Iterator[tuple[str, list[dict]]]:
         yield f"http://127.0.0.1:{server.server_port}/v1", received
     finally:
         server.shutdown()
+
+
+def scripted_chat_endpoint(reply: Reply):
+    """An OpenAI-style /v1/chat/completions answering per `reply`; non-200 replies are error bodies."""
+
+    def respond(body: dict, n: int) -> tuple[int, dict]:
+        status, text = reply(body, n)
+        if status != 200:
+            return status, {"error": {"message": text, "type": "server_error"}}
+        return status, {"id": f"chat{n}", "object": "chat.completion", "created": 0, "model": body["model"],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+    return scripted_endpoint(respond)

@@ -3,10 +3,9 @@ on 429/500 against a real local HTTP server and resumes too."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from http_servers import scripted_endpoint
 from tiny import save_tiny_checkpoint
 
 from data_generation import generate
@@ -59,50 +58,27 @@ def source_sentence(prompt: str) -> str:
     return prompt.split(": ", 1)[1].split("\n")[0]
 
 
-class FlakyCompletions(BaseHTTPRequestHandler):
-    """An OpenAI-style /v1/completions endpoint that answers 429, then 500, then succeeds."""
-
-    requests: list[str] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FlakyCompletions.requests.append(body["prompt"])
-        n = len(FlakyCompletions.requests)
-        status = 429 if n == 1 else 500 if n == 2 else 200
-        payload = {"error": {"message": "busy"}} if status != 200 else {
-            "id": f"c{n}", "object": "text_completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "text": f" {source_sentence(body['prompt'])} in English\nmore", "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("Retry-After", "0")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def flaky_completion(body: dict, n: int) -> tuple[int, dict]:
+    """An OpenAI-style /v1/completions answer: 429, then 500, then success."""
+    if n <= 2:
+        return (429 if n == 1 else 500), {"error": {"message": "busy"}}
+    return 200, {"id": f"c{n}", "object": "text_completion", "created": 0, "model": body["model"],
+                 "choices": [{"index": 0, "text": f" {source_sentence(body['prompt'])} in English\nmore", "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}
 
 
 def test_openai_backend_retries_and_resumes(tmp_path, pool):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyCompletions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        FlakyCompletions.requests = []
-        backend = OpenAIBackend(f"http://127.0.0.1:{server.server_port}/v1", "tiny", 8, ("\n",), concurrency=1)
+    with scripted_endpoint(flaky_completion) as (url, requests):
+        backend = OpenAIBackend(url, "tiny", 8, ("\n",), concurrency=1)
         out = tmp_path / "o.jsonl"
         with JsonlStore(out) as store:
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
         rows = JsonlStore(out).rows
-        assert len(rows) == 5 and len(FlakyCompletions.requests) == 7  # 5 answers + one 429 + one 500 retried
+        assert len(rows) == 5 and len(requests) == 7  # 5 answers + one 429 + one 500 retried
         assert [r["conversations"][1]["value"] for r in rows] == [f" Satz {i} in English" for i in range(5)]
         with JsonlStore(out) as store:  # resume: nothing left, no request sent
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
-        assert len(FlakyCompletions.requests) == 7 and len(JsonlStore(out).rows) == 5
-    finally:
-        server.shutdown()
+        assert len(requests) == 7 and len(JsonlStore(out).rows) == 5
 
 
 def test_prompt_file_errors_name_the_line(tmp_path):
