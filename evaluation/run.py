@@ -78,9 +78,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
 class Runner:
     """Holds the loaded target and drafter and answers one question at a time."""
 
-    def __init__(self, args: argparse.Namespace, options: dict[str, Any]):
+    def __init__(self, args: argparse.Namespace, options: dict[str, Any], loaded: tuple | None = None):
         self.args = args
-        model, self.tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
+        model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device)
         if args.quantize_target:
             from model.common.quantize import int8_dynamic
 
@@ -139,7 +139,8 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, loaded: tuple | None = None) -> None:
+    """`loaded`: (model, tokenizer) of --target already in memory, for callers that run many configurations."""
     args, options = parse_args(argv)
     questions = load_questions(args.questions)[: args.limit]
     config = resolved_config(args, options)
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{len(todo)} to run", flush=True)
         if not todo:
             return
-        runner = Runner(args, options)
+        runner = Runner(args, options, loaded)
         env = environment(runner.target.device, runner.target.dtype)
         for _ in range(args.warmup):  # warm-up, discarded: first calls pay allocator and kernel set-up
             runner.answer(questions[0], args.seed)

@@ -20,7 +20,8 @@ for size in ${SIZES:-64:1:2:192 128:2:4:384 256:2:4:768 512:4:8:1536}; do
   name="h${hidden}-l${layers}"
   dir="$out/drafters/$name"
   $launch -m train.run --config train/configs/drafter_lm_quick_pretrain.json --resume "output_dir=$dir/pretrain" \
-    "task_args.data=data/train/$lang.jsonl" "task_args.hidden_size=$hidden" "task_args.layers=$layers" \
+    "task_args.data=data/train/$lang.jsonl" "task_args.vocab_answers=data/distill/$lang.jsonl" \
+    "task_args.vocab_limit=${DISTILL_PROMPTS:-9000}" "task_args.hidden_size=$hidden" "task_args.layers=$layers" \
     "task_args.heads=$heads" "task_args.intermediate_size=$inter" "steps=${PRETRAIN_STEPS:-600}"
   $launch -m train.run --config train/configs/drafter_lm_quick_finetune.json --resume "output_dir=$dir/finetune" \
     "task_args.data=data/distill/$lang.jsonl" "task_args.init_from=$dir/pretrain/final" "steps=${FINETUNE_STEPS:-300}"

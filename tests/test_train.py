@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from data_generation.local_backend import LocalBackend
 from data_generation.prompts import read_prompts
 from evaluation import equal, run
 from evaluation.jsonl_store import JsonlStore
+from model.sd.vocab import DraftVocab
 from model.common.zoo import load_model
 from train.config import load_config
 from train.loop import train
@@ -92,8 +94,16 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     with JsonlStore(distilled) as store:
         generate.distill(LocalBackend(model, tokenizer, 12, ("\n",)), read_prompts(pool), [0.0, 1.0], store,
                          chunk_size=4, seed=0, stops=("\n",))
-    pre = load_config(write_config(d / "pre.json", target, pool, d / "pre"))
-    train(pre, build_task(pre.task, pre.task_args))
+    # two files (as a generic drafter's union of languages), each capped by limit; answers rank first in the vocabulary
+    pre = load_config(write_config(d / "pre.json", target, pool, d / "pre", limit=5, vocab_answers=str(distilled)),
+                      [f'task_args.data=["{pool}", "{pool}"]'])
+    task = build_task(pre.task, pre.task_args)
+    assert len(task.examples) == 10
+    answer_counts = Counter(t for row in JsonlStore(distilled).rows for t in task._answer_ids(row))
+    specials = {tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id}
+    ranked = [t for t, _ in answer_counts.most_common() if t not in specials][: 40 - len(specials)]
+    assert set(ranked) <= set(task.vocab.target_ids)
+    train(pre, task)
     fine = load_config(write_config(d / "fine.json", target, distilled, d / "fine", stage="finetune",
                                     init_from=str(d / "pre" / "final")))
     train(fine, build_task(fine.task, fine.task_args))
@@ -107,3 +117,9 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
     run.main(["--method", "sd", "--drafter", str(d / "fine" / "final"), "--gamma", "3", "--out", str(d / "sd.jsonl"), *common])
     equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / "sd.jsonl"), "--tie-tolerance", "0"])
+
+
+def test_draft_vocabulary_ranks_answer_tokens_first():
+    vocab = DraftVocab.most_frequent([[5, 5, 5, 6, 7]], 4, 10, always=[1], first=[[8, 9, 9]])
+    assert vocab.target_ids == [1, 9, 8, 5]
+    assert DraftVocab.most_frequent([[5, 5, 6]], 2, 10).target_ids == [5, 6]

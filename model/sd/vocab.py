@@ -33,9 +33,10 @@ class DraftVocab:
 
     @classmethod
     def most_frequent(cls, sequences: Iterable[list[int]], k: int, target_vocab_size: int,
-                      always: Iterable[int] = ()) -> "DraftVocab":
-        counts = Counter(t for seq in sequences for t in seq)
-        keep = list(dict.fromkeys(list(always) + [t for t, _ in counts.most_common(k)]))[:k]
+                      always: Iterable[int] = (), first: Iterable[list[int]] = ()) -> "DraftVocab":
+        """`always`, then every token of `first` by frequency, then the most frequent of `sequences`: K ids."""
+        ranked = [t for seqs in (first, sequences) for t, _ in Counter(t for seq in seqs for t in seq).most_common(k)]
+        keep = list(dict.fromkeys(list(always) + ranked))[:k]
         return cls(keep, target_vocab_size)
 
     def save(self, folder: str | Path) -> None:

@@ -13,7 +13,7 @@ out="outputs/drafters/$lang"
 python -m data_generation.generate --prompts "data/train/$lang.jsonl" --out "data/distill/$lang.jsonl" \
   --stop '\n' --limit "${DISTILL_PROMPTS:-1000}"
 $launch -m train.run --config "train/configs/drafter_lm_${recipe}_pretrain.json" --resume \
-  "output_dir=$out/pretrain" "task_args.data=data/train/$lang.jsonl" ${PRETRAIN_ARGS:-}
+  "output_dir=$out/pretrain" "task_args.data=data/train/$lang.jsonl" "task_args.vocab_answers=data/distill/$lang.jsonl" ${PRETRAIN_ARGS:-}
 $launch -m train.run --config "train/configs/drafter_lm_${recipe}_finetune.json" --resume \
   "output_dir=$out/finetune" "task_args.data=data/distill/$lang.jsonl" "task_args.init_from=$out/pretrain/final" ${FINETUNE_ARGS:-}
 OUT_DIR=outputs/answers bash "$(dirname "${BASH_SOURCE[0]}")/../eval/_run.sh" ar "$lang" --limit "${LIMIT:-20}" --max-new-tokens 64

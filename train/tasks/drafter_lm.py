@@ -1,7 +1,12 @@
 """Drafter LM for `sd`: a small Llama-architecture decoder over the target's tokenizer, optionally with
 a reduced draft vocabulary. Stage "pretrain" learns a language's text (training pool rows {"text"});
 stage "finetune" starts from a pretrained drafter and learns the target's own answers (self-distilled
-ShareGPT rows), with the loss on answer tokens only, as in the multilingual drafter recipe."""
+ShareGPT rows), with the loss on answer tokens only, as in the multilingual drafter recipe.
+
+`data` may list several files (a generic drafter trains on the union of languages); `limit` caps each
+file. The reduced draft vocabulary ranks the answer tokens of `vocab_answers` (self-distilled files, at
+most `vocab_limit` rows from each) first: those are the tokens `sd` has to propose, and for X->English translation they are mostly not in
+the source language's text, so a vocabulary counted on that text alone cannot propose a quarter of them."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +21,16 @@ from model.sd.vocab import DraftVocab
 IGNORE = -100
 
 
+def read_rows(files: str | list[str], limit: int | None) -> list[dict]:
+    """Rows of one file or of several, at most `limit` from each."""
+    return [row for file in ([files] if isinstance(files, str) else files) for row in JsonlStore(file).rows[:limit]]
+
+
 class DrafterLMTask:
-    def __init__(self, data: str, target: str = "gemma-3-270m", stage: str = "pretrain", init_from: str | None = None,
-                 hidden_size: int = 256, layers: int = 2, heads: int = 4, intermediate_size: int = 768,
-                 max_length: int = 128, draft_vocab_size: int = 8192, limit: int | None = None):
+    def __init__(self, data: str | list[str], target: str = "gemma-3-270m", stage: str = "pretrain",
+                 init_from: str | None = None, hidden_size: int = 256, layers: int = 2, heads: int = 4,
+                 intermediate_size: int = 768, max_length: int = 128, draft_vocab_size: int = 8192,
+                 limit: int | None = None, vocab_answers: str | list[str] | None = None, vocab_limit: int | None = None):
         if stage not in ("pretrain", "finetune"):
             raise ValueError(f"stage must be pretrain or finetune, got {stage!r}")
         if stage == "finetune" and not init_from:
@@ -28,7 +39,7 @@ class DrafterLMTask:
         self.stage, self.init_from, self.max_length = stage, init_from, max_length
         self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
                           num_key_value_heads=heads, intermediate_size=intermediate_size)
-        rows = JsonlStore(data).rows[:limit]
+        rows = read_rows(data, limit)
         if not rows:
             raise ValueError(f"no training rows in {data}")
         self.examples = [self._example(row) for row in rows]  # (target ids, loss mask)
@@ -38,7 +49,9 @@ class DrafterLMTask:
         elif draft_vocab_size:
             special = [t for t in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
                        if t is not None]
-            self.vocab = DraftVocab.most_frequent((ids for ids, _ in self.examples), draft_vocab_size, target_vocab, special)
+            answers = [self._answer_ids(row) for row in read_rows(vocab_answers, vocab_limit)] if vocab_answers else []
+            self.vocab = DraftVocab.most_frequent((ids for ids, _ in self.examples), draft_vocab_size, target_vocab,
+                                                  special, first=answers)
         else:
             self.vocab = None
 
@@ -48,11 +61,14 @@ class DrafterLMTask:
             ids = tok(row["text"]).input_ids + [tok.eos_token_id]
             mask = [True] * len(ids)
         else:
-            prompt, answer = row["conversations"][0]["value"], row["conversations"][1]["value"]
-            prompt_ids = tok(prompt).input_ids
-            answer_ids = tok(answer, add_special_tokens=False).input_ids + [tok.eos_token_id]
+            prompt_ids = tok(row["conversations"][0]["value"]).input_ids
+            answer_ids = self._answer_ids(row)
             ids, mask = prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)
         return ids[: self.max_length], mask[: self.max_length]
+
+    def _answer_ids(self, row: dict) -> list[int]:
+        answer = row["conversations"][1]["value"]
+        return self.tokenizer(answer, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
 
     def model(self) -> LlamaForCausalLM:
         if self.init_from:

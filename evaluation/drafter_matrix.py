@@ -1,0 +1,164 @@
+"""Language x drafter matrix for `sd`: every drafter on every language's questions, MAT and speedup
+against `ar`, and how a language's own (specialized) drafter compares with a generic one.
+
+    python -m evaluation.drafter_matrix --drafters de=PATH fr=PATH ... generic=PATH --langs de fr ja ru zh \
+        --out-dir outputs/specialized [--generic generic] [--questions 'data/questions/translation_{lang}.jsonl']
+        [--limit 20] [--rounds 2] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
+
+The target is loaded once. Questions run in --rounds rounds: in each, `ar` and every drafter answer the
+next slice of every language's questions (evaluation.run resumes, so a round only adds questions), so
+machine drift over the run hits all drafters alike. Rerunning resumes. Writes matrix.md (one table for
+MAT and one for speedup, plus the specialized/generic ratios when --generic names a drafter and other
+drafters are named after languages), matrix.json and matrix.png (two heat maps) to --out-dir.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from evaluation import run
+from evaluation.answers import load_answers
+from evaluation.speed import evaluate_file
+from evaluation.tables import markdown_table
+from model.common.zoo import load_model
+
+METRICS = ("MAT", "speedup")
+
+
+def parse_drafters(items: list[str]) -> dict[str, str]:
+    drafters = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"--drafters takes NAME=PATH items, got {item!r}")
+        if name in drafters or name == "ar":
+            raise SystemExit(f"drafter name {name!r} is used twice or reserved")
+        drafters[name] = path
+    return drafters
+
+
+def round_limits(limit: int, rounds: int) -> list[int]:
+    """Question counts after each round: the last is `limit`."""
+    return sorted({math.ceil(limit * r / rounds) for r in range(1, rounds + 1)})
+
+
+def answer_file(out: Path, lang: str, name: str) -> Path:
+    return out / lang / f"{name}.jsonl"
+
+
+def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limits: list[int], gamma: int,
+            common: list[str], loaded: tuple) -> None:
+    for limit in limits:
+        for lang in langs:
+            args = ["--questions", questions.format(lang=lang), "--limit", str(limit), *common]
+            run.main(["--method", "ar", "--out", str(answer_file(out, lang, "ar")), *args], loaded)
+            for name, path in drafters.items():
+                run.main(["--method", "sd", "--drafter", path, "--gamma", str(gamma),
+                          "--out", str(answer_file(out, lang, name)), *args], loaded)
+
+
+def measure(drafters: dict[str, str], langs: list[str], out: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """{lang: {drafter: {"MAT": .., "speedup": ..}}}"""
+    cells: dict[str, dict[str, dict[str, float]]] = {}
+    for lang in langs:
+        base = load_answers(answer_file(out, lang, "ar"))
+        cells[lang] = {}
+        for name in drafters:
+            file = answer_file(out, lang, name)
+            overall = evaluate_file(base, load_answers(file), str(file)).overall
+            cells[lang][name] = {"MAT": overall.mat, "speedup": overall.speedup}
+    return cells
+
+
+def specialization(cells: dict[str, dict[str, dict[str, float]]], generic: str) -> list[dict[str, float | str]]:
+    """Per language with its own drafter: own / generic for MAT and speedup."""
+    rows = []
+    for lang, row in cells.items():
+        if lang in row and generic in row:
+            rows.append({"lang": lang, **{f"{m}_own": row[lang][m] for m in METRICS},
+                         **{f"{m}_generic": row[generic][m] for m in METRICS},
+                         **{f"{m}_ratio": row[lang][m] / row[generic][m] for m in METRICS}})
+    return rows
+
+
+def render(cells: dict[str, dict[str, dict[str, float]]], special: list[dict], generic: str | None) -> str:
+    names = list(next(iter(cells.values())))
+    parts = []
+    for metric in METRICS:
+        suffix = "×" if metric == "speedup" else ""
+        body = [[lang, *(f"{row[n][metric]:.2f}{suffix}" for n in names)] for lang, row in cells.items()]
+        parts.append(f"### {metric} of sd (rows: language of the questions, columns: drafter)\n\n"
+                     + markdown_table(["language", *names], body))
+    if special:
+        body = [[r["lang"], *(f"{r[f'{m}_own']:.2f} / {r[f'{m}_generic']:.2f} = {r[f'{m}_ratio']:.2f}" for m in METRICS)]
+                for r in special]
+        parts.append(f"### own-language drafter / {generic}\n\n" + markdown_table(["language", *METRICS], body))
+    return "\n\n".join(parts) + "\n"
+
+
+def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs, names = list(cells), list(next(iter(cells.values())))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.5 * len(METRICS), 0.5 * len(langs) + 1.8))
+    for ax, metric in zip(axes, METRICS):
+        grid = [[cells[lang][n][metric] for n in names] for lang in langs]
+        image = ax.imshow(grid, cmap="viridis")
+        for i, values in enumerate(grid):
+            for j, value in enumerate(values):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
+        ax.set_xticks(range(len(names)), names, rotation=30)
+        ax.set_yticks(range(len(langs)), langs)
+        ax.set_xlabel("drafter")
+        ax.set_ylabel("questions")
+        ax.set_title(f"sd {metric}")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--drafters", nargs="+", required=True, help="NAME=PATH; name a specialized drafter by its language")
+    parser.add_argument("--langs", nargs="+", required=True)
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--generic", default=None, help="drafter name the language-named drafters are compared with")
+    parser.add_argument("--questions", default="data/questions/translation_{lang}.jsonl", help="path with {lang}")
+    parser.add_argument("--target", default="gemma-3-270m")
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--gamma", type=int, default=4)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up answers per run (the target stays loaded)")
+    args = parser.parse_args(argv)
+    drafters = parse_drafters(args.drafters)
+    if args.generic is not None and args.generic not in drafters:
+        raise SystemExit(f"--generic {args.generic!r} is not one of the drafters {sorted(drafters)}")
+    for lang in args.langs:
+        if not Path(args.questions.format(lang=lang)).is_file():
+            raise SystemExit(f"no question file {args.questions.format(lang=lang)} for language {lang!r}")
+    out = Path(args.out_dir)
+    common = ["--target", args.target, "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
+              "--warmup", str(args.warmup)]
+    loaded = load_model(args.target, dtype=args.dtype)
+    run_all(drafters, args.langs, args.questions, out, round_limits(args.limit, args.rounds), args.gamma, common, loaded)
+    cells = measure(drafters, args.langs, out)
+    special = specialization(cells, args.generic) if args.generic else []
+    text = render(cells, special, args.generic)
+    (out / "matrix.md").write_text(text, encoding="utf-8")
+    (out / "matrix.json").write_text(json.dumps({"cells": cells, "specialization": special, "drafters": drafters,
+                                                 "gamma": args.gamma, "limit": args.limit}, indent=1), encoding="utf-8")
+    plot(cells, out / "matrix.png")
+    print(text)
+    return {"cells": cells, "specialization": special}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The language x drafter matrix end to end on a tiny target: every cell is measured against the same
+language's ar, every sd run is lossless, rounds only add questions, and the own/generic ratios are the
+cells' quotients."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_size_sweep import save_drafter
+from tiny import save_tiny_checkpoint
+
+from evaluation import drafter_matrix, equal
+from evaluation.answers import load_answers
+
+
+def test_round_limits():
+    assert drafter_matrix.round_limits(20, 2) == [10, 20]
+    assert drafter_matrix.round_limits(5, 3) == [2, 4, 5]
+    assert drafter_matrix.round_limits(3, 1) == [3]
+
+
+def test_matrix_end_to_end(tmp_path):
+    target = save_tiny_checkpoint(tmp_path / "target", seed=0)
+    for lang, word in (("de", "Satz"), ("fr", "phrase")):
+        (tmp_path / f"q_{lang}.jsonl").write_text("".join(
+            json.dumps({"question_id": i, "category": f"translation-{lang}", "turns": [f"Translate: {word} {i}\nEnglish:"]}) + "\n"
+            for i in range(3)))
+    drafters = {"de": save_drafter(tmp_path / "d-de", 1), "generic": save_drafter(tmp_path / "d-gen", 2)}
+    out = tmp_path / "matrix"
+    argv = ["--drafters", *(f"{k}={v}" for k, v in drafters.items()), "--langs", "de", "fr", "--generic", "generic",
+            "--questions", str(tmp_path / "q_{lang}.jsonl"), "--target", target, "--out-dir", str(out),
+            "--limit", "3", "--rounds", "2", "--gamma", "3", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"]
+    result = drafter_matrix.main(argv)
+    cells = result["cells"]
+    assert set(cells) == {"de", "fr"} and all(set(row) == {"de", "generic"} for row in cells.values())
+    for lang in ("de", "fr"):
+        assert len(load_answers(out / lang / "ar.jsonl")) == 3
+        for name in drafters:
+            equal.main(["--baseline", str(out / lang / "ar.jsonl"), "--answers", str(out / lang / f"{name}.jsonl"),
+                        "--tie-tolerance", "0"])
+            assert cells[lang][name]["MAT"] >= 1.0 and cells[lang][name]["speedup"] > 0
+    [special] = result["specialization"]  # only de has its own drafter
+    assert special["lang"] == "de"
+    assert special["MAT_ratio"] == pytest.approx(cells["de"]["de"]["MAT"] / cells["de"]["generic"]["MAT"])
+    for name in ("matrix.md", "matrix.json", "matrix.png"):
+        assert (out / name).stat().st_size > 0
+    assert "own-language drafter / generic" in (out / "matrix.md").read_text()
+    rows_before = (out / "de" / "ar.jsonl").read_text()
+    drafter_matrix.main(argv)  # a rerun resumes: nothing is answered twice
+    assert (out / "de" / "ar.jsonl").read_text() == rows_before
+
+
+def test_bad_drafter_arguments(tmp_path):
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        drafter_matrix.main(["--drafters", "no-equals-sign", "--langs", "de", "--out-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="is not one of the drafters"):
+        drafter_matrix.main(["--drafters", "de=x", "--langs", "de", "--generic", "gen", "--out-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no question file"):
+        drafter_matrix.main(["--drafters", "de=x", "--langs", "xx", "--out-dir", str(tmp_path),
+                             "--questions", str(tmp_path / "missing_{lang}.jsonl")])
