@@ -48,11 +48,16 @@ def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):
     return LocalBackend(model, tokenizer, args.max_new_tokens, stops)
 
 
+def pending(store: JsonlStore, prompts: list[tuple[str, str]], temperatures: list[float]) -> list[tuple[float, str, str]]:
+    """(temperature, prompt id, prompt) of every answer not yet in the store."""
+    done = {row["id"] for row in store.rows}
+    return [(t, pid, p) for t in temperatures for pid, p in prompts if row_id(pid, t) not in done]
+
+
 def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], store: JsonlStore,
             chunk_size: int, seed: int, stops: tuple[str, ...]) -> None:
-    done = {row["id"] for row in store.rows}
-    todo = [(t, pid, p) for t in temperatures for pid, p in prompts if row_id(pid, t) not in done]
-    print(f"[multispec] {len(done)} rows already in {store.path}, {len(todo)} to generate", flush=True)
+    todo = pending(store, prompts, temperatures)
+    print(f"[multispec] {len(store.rows)} rows already in {store.path}, {len(todo)} to generate", flush=True)
     tokens, start = 0, time.perf_counter()
     bar = tqdm(total=len(todo), desc="self-distillation", unit="answer")
     for first in range(0, len(todo), chunk_size):
@@ -94,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     prompts = read_prompts(args.prompts)[: args.limit]
     chunk = args.batch_size if args.backend == "local" else 4 * args.concurrency
     with JsonlStore(args.out) as store:
+        if not pending(store, prompts, args.temperatures):  # done: do not load the model for nothing
+            print(f"[multispec] all {len(prompts) * len(args.temperatures)} answers already in {store.path}")
+            return
         distill(make_backend(args, stops), prompts, args.temperatures, store, chunk, args.seed, stops)
 
 
