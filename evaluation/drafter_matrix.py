@@ -109,9 +109,11 @@ def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
     for ax, metric in zip(axes, METRICS):
         grid = [[cells[lang][n][metric] for n in names] for lang in langs]
         image = ax.imshow(grid, cmap="viridis")
+        middle = (min(map(min, grid)) + max(map(max, grid))) / 2  # dark text on viridis' light upper half
         for i, values in enumerate(grid):
             for j, value in enumerate(values):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white", fontsize=8)
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="black" if value > middle else "white",
+                        fontsize=8)
         ax.set_xticks(range(len(names)), names, rotation=30)
         ax.set_yticks(range(len(langs)), langs)
         ax.set_xlabel("drafter")
