@@ -116,14 +116,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out = Path(args.out_dir)
     common = ["--target", args.target, "--questions", args.questions, "--limit", str(args.limit),
               "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype, "--warmup", str(args.warmup)]
-    run.main(["--method", "ar", "--out", str(out / "ar.jsonl"), *common])
+    loaded = load_model(args.target, dtype=args.dtype)  # once, for every run and for the cost ratios
+    run.main(["--method", "ar", "--out", str(out / "ar.jsonl"), *common], loaded)
     quantize = ["--quantize"] if args.quantize_drafter else []
     for name, drafter in zip(names, args.drafters):
         for gamma in args.gammas:
             run.main(["--method", "sd", "--drafter", drafter, "--gamma", str(gamma), *quantize,
-                      "--out", str(out / f"sd-{name}-g{gamma}.jsonl"), *common])
+                      "--out", str(out / f"sd-{name}-g{gamma}.jsonl"), *common], loaded)
 
-    target_model, tokenizer = load_model(args.target, dtype=args.dtype)
+    target_model, tokenizer = loaded
     prompt_ids = tokenizer(load_questions(args.questions)[0]["turns"][0]).input_ids
     base = load_answers(out / "ar.jsonl")
     rows = []
