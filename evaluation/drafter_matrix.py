@@ -1,9 +1,13 @@
-"""Language x drafter matrix for `sd`: every drafter on every language's questions, MAT and speedup
-against `ar`, and how a language's own (specialized) drafter compares with a generic one.
+"""Language x drafter matrix: every drafter on every language's questions, MAT and speedup against `ar`,
+and how a language's own (specialized) drafter compares with a generic one.
 
     python -m evaluation.drafter_matrix --drafters de=PATH fr=PATH ... generic=PATH --langs de fr ja ru zh \
         --out-dir outputs/specialized [--generic generic] [--questions 'data/questions/translation_{lang}.jsonl']
         [--limit 20] [--rounds 2] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
+        [--method sd|eagle|eagle2|medusa|hydra|ctc] [--method-args '--total-tokens 20']
+
+A drafter is an `sd` draft model (--drafter PATH, with --gamma) or, for the head methods, a trained head
+(--head PATH); --method-args go to every run of the method (e.g. a static tree for eagle/medusa/hydra).
 
 The target is loaded once. Questions run in --rounds rounds: in each, `ar` and every drafter answer the
 next slice of every language's questions (evaluation.run resumes, so a round only adds questions), so
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 from pathlib import Path
 
 from evaluation import run
@@ -25,6 +30,7 @@ from evaluation.tables import markdown_table
 from model.common.zoo import load_model
 
 METRICS = ("MAT", "speedup")
+HEAD_METHODS = ("eagle", "eagle2", "medusa", "hydra", "ctc")
 
 
 def parse_drafters(items: list[str]) -> dict[str, str]:
@@ -48,15 +54,22 @@ def answer_file(out: Path, lang: str, name: str) -> Path:
     return out / lang / f"{name}.jsonl"
 
 
-def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limits: list[int], gamma: int,
-            common: list[str], loaded: tuple) -> None:
+def method_argv(method: str, path: str, gamma: int, extra: list[str]) -> list[str]:
+    """evaluation.run's arguments for `method` drafting with the drafter or head at `path`."""
+    if method == "sd":
+        return ["--method", "sd", "--drafter", path, "--gamma", str(gamma), *extra]
+    return ["--method", method, "--head", path, *extra]
+
+
+def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limits: list[int],
+            drafting: dict, common: list[str], loaded: tuple) -> None:
+    """`drafting`: method_argv's keyword arguments other than the path."""
     for limit in limits:
         for lang in langs:
             args = ["--questions", questions.format(lang=lang), "--limit", str(limit), *common]
             run.main(["--method", "ar", "--out", str(answer_file(out, lang, "ar")), *args], loaded)
             for name, path in drafters.items():
-                run.main(["--method", "sd", "--drafter", path, "--gamma", str(gamma),
-                          "--out", str(answer_file(out, lang, name)), *args], loaded)
+                run.main([*method_argv(path=path, **drafting), "--out", str(answer_file(out, lang, name)), *args], loaded)
 
 
 def measure(drafters: dict[str, str], langs: list[str], out: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -83,13 +96,14 @@ def specialization(cells: dict[str, dict[str, dict[str, float]]], generic: str) 
     return rows
 
 
-def render(cells: dict[str, dict[str, dict[str, float]]], special: list[dict], generic: str | None) -> str:
+def render(cells: dict[str, dict[str, dict[str, float]]], special: list[dict], generic: str | None,
+           method: str = "sd") -> str:
     names = list(next(iter(cells.values())))
     parts = []
     for metric in METRICS:
         suffix = "×" if metric == "speedup" else ""
         body = [[lang, *(f"{row[n][metric]:.2f}{suffix}" for n in names)] for lang, row in cells.items()]
-        parts.append(f"### {metric} of sd (rows: language of the questions, columns: drafter)\n\n"
+        parts.append(f"### {metric} of {method} (rows: language of the questions, columns: drafter)\n\n"
                      + markdown_table(["language", *names], body))
     if special:
         body = [[r["lang"], *(f"{r[f'{m}_own']:.2f} / {r[f'{m}_generic']:.2f} = {r[f'{m}_ratio']:.2f}" for m in METRICS)]
@@ -98,7 +112,7 @@ def render(cells: dict[str, dict[str, dict[str, float]]], special: list[dict], g
     return "\n\n".join(parts) + "\n"
 
 
-def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path, method: str = "sd") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,7 +132,7 @@ def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
         ax.set_yticks(range(len(langs)), langs)
         ax.set_xlabel("drafter")
         ax.set_ylabel("questions")
-        ax.set_title(f"sd {metric}")
+        ax.set_title(f"{method} {metric}")
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -127,7 +141,11 @@ def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--drafters", nargs="+", required=True, help="NAME=PATH; name a specialized drafter by its language")
+    parser.add_argument("--drafters", nargs="+", required=True,
+                        help="NAME=PATH (an sd draft model, or a head for the head methods); name a specialized "
+                             "drafter by its language")
+    parser.add_argument("--method", default="sd", choices=("sd", *HEAD_METHODS))
+    parser.add_argument("--method-args", default="", help="more evaluation.run arguments for every drafter run")
     parser.add_argument("--langs", nargs="+", required=True)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--generic", default=None, help="drafter name the language-named drafters are compared with")
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--gamma", type=int, default=4)
+    parser.add_argument("--gamma", type=int, default=4, help="draft length of sd")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up answers per run (the target stays loaded)")
@@ -150,14 +168,16 @@ def main(argv: list[str] | None = None) -> dict:
     common = ["--target", args.target, "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
               "--warmup", str(args.warmup)]
     loaded = load_model(args.target, dtype=args.dtype)
-    run_all(drafters, args.langs, args.questions, out, round_limits(args.limit, args.rounds), args.gamma, common, loaded)
+    drafting = {"method": args.method, "gamma": args.gamma, "extra": shlex.split(args.method_args)}
+    run_all(drafters, args.langs, args.questions, out, round_limits(args.limit, args.rounds), drafting, common, loaded)
     cells = measure(drafters, args.langs, out)
     special = specialization(cells, args.generic) if args.generic else []
-    text = render(cells, special, args.generic)
+    text = render(cells, special, args.generic, args.method)
     (out / "matrix.md").write_text(text, encoding="utf-8")
     (out / "matrix.json").write_text(json.dumps({"cells": cells, "specialization": special, "drafters": drafters,
+                                                 "method": args.method, "method_args": args.method_args,
                                                  "gamma": args.gamma, "limit": args.limit}, indent=1), encoding="utf-8")
-    plot(cells, out / "matrix.png")
+    plot(cells, out / "matrix.png", args.method)
     print(text)
     return {"cells": cells, "specialization": special}
 

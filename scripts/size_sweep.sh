@@ -3,14 +3,15 @@
 # Drafter-size sweep for sd: for each size, pretrain a drafter LM on LANG's text and fine-tune it on the
 # target's greedy answers (the quick recipes with fewer steps), then measure α, MAT, cost ratio c and
 # speedup at several γ next to Leviathan's prediction (evaluation/size_sweep.py): a table and a plot in
-# outputs/size_sweep/LANG. Multi-GPU training: LAUNCH="accelerate launch --multi_gpu".
+# OUT_DIR/LANG. Multi-GPU training: LAUNCH="accelerate launch --multi_gpu".
 # env: SIZES ("hidden:layers:heads:intermediate ...", default 4 sizes from ~0.6M to ~17M parameters),
-#      PRETRAIN_STEPS (600), FINETUNE_STEPS (300), GAMMAS ("1 3 5"), LIMIT (20), DISTILL_PROMPTS (9000)
+#      PRETRAIN_STEPS (600), FINETUNE_STEPS (300), GAMMAS ("1 3 5"), LIMIT (20), DISTILL_PROMPTS (9000),
+#      OUT_DIR (outputs/size_sweep; results go to OUT_DIR/LANG)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 lang="${1:-de}"
 launch=${LAUNCH:-python}
-out="outputs/size_sweep/$lang"
+out="${OUT_DIR:-outputs/size_sweep}/$lang"
 [ -f "data/train/$lang.jsonl" ] || python -m data_processing.build_translation --langs "$lang" --out-dir data
 python -m data_generation.generate --prompts "data/train/$lang.jsonl" --out "data/distill/$lang.jsonl" \
   --stop '\n' --temperatures 0 --limit "${DISTILL_PROMPTS:-9000}"

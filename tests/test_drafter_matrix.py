@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_eagle import random_head
 from test_size_sweep import save_drafter
 from tiny import save_tiny_checkpoint
 
 from evaluation import drafter_matrix, equal
 from evaluation.answers import load_answers
+from model.common.zoo import load_model
 
 
 def test_round_limits():
@@ -19,12 +21,16 @@ def test_round_limits():
     assert drafter_matrix.round_limits(3, 1) == [3]
 
 
+def write_questions(folder, count: int = 3) -> None:
+    for lang, word in (("de", "Satz"), ("fr", "phrase")):
+        (folder / f"q_{lang}.jsonl").write_text("".join(
+            json.dumps({"question_id": i, "category": f"translation-{lang}", "turns": [f"Translate: {word} {i}\nEnglish:"]}) + "\n"
+            for i in range(count)))
+
+
 def test_matrix_end_to_end(tmp_path):
     target = save_tiny_checkpoint(tmp_path / "target", seed=0)
-    for lang, word in (("de", "Satz"), ("fr", "phrase")):
-        (tmp_path / f"q_{lang}.jsonl").write_text("".join(
-            json.dumps({"question_id": i, "category": f"translation-{lang}", "turns": [f"Translate: {word} {i}\nEnglish:"]}) + "\n"
-            for i in range(3)))
+    write_questions(tmp_path)
     drafters = {"de": save_drafter(tmp_path / "d-de", 1), "generic": save_drafter(tmp_path / "d-gen", 2)}
     out = tmp_path / "matrix"
     argv = ["--drafters", *(f"{k}={v}" for k, v in drafters.items()), "--langs", "de", "fr", "--generic", "generic",
@@ -48,6 +54,29 @@ def test_matrix_end_to_end(tmp_path):
     rows_before = (out / "de" / "ar.jsonl").read_text()
     drafter_matrix.main(argv)  # a rerun resumes: nothing is answered twice
     assert (out / "de" / "ar.jsonl").read_text() == rows_before
+
+
+def test_matrix_of_draft_heads(tmp_path):
+    """Per-language EAGLE heads against a multilingual one: the same matrix, drafting with --head."""
+    target = save_tiny_checkpoint(tmp_path / "target", seed=0)
+    write_questions(tmp_path, count=2)
+    model, _ = load_model(target, dtype="float32", device="cpu")
+    heads = {"fr": random_head(model, tmp_path / "h-fr", seed=1), "multi": random_head(model, tmp_path / "h-multi", seed=2)}
+    out = tmp_path / "matrix"
+    result = drafter_matrix.main([
+        "--method", "eagle2", "--method-args", "--total-tokens 8 --depth 3 --top-k 3",
+        "--drafters", *(f"{k}={v}" for k, v in heads.items()), "--langs", "de", "fr", "--generic", "multi",
+        "--questions", str(tmp_path / "q_{lang}.jsonl"), "--target", target, "--out-dir", str(out),
+        "--limit", "2", "--rounds", "1", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"])
+    for lang in ("de", "fr"):
+        for name in heads:
+            rows = load_answers(out / lang / f"{name}.jsonl")
+            assert {row["method"] for row in rows} == {"eagle2"}
+            assert rows[0]["config"]["method_options"]["total_tokens"] == 8
+            equal.main(["--baseline", str(out / lang / "ar.jsonl"), "--answers", str(out / lang / f"{name}.jsonl"),
+                        "--tie-tolerance", "0"])
+    assert [row["lang"] for row in result["specialization"]] == ["fr"]
+    assert "MAT of eagle2" in (out / "matrix.md").read_text()
 
 
 def test_bad_drafter_arguments(tmp_path):

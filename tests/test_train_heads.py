@@ -10,6 +10,7 @@ import torch
 from tiny import save_tiny_checkpoint
 
 from data_generation import hidden_states
+from data_generation.feature_shards import FeatureShards
 from evaluation import calibrate_tree, equal, run
 from model.common.static_tree import load_tree
 from model.ctc import net as ctc_net
@@ -102,3 +103,13 @@ def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):
     for task in TASKS:
         with pytest.raises(ValueError, match="--layers 2"):
             build_task(task, {"data": str(other), "target": target})
+
+
+def test_several_dumps_are_read_in_turn(dump):
+    """A multilingual head trains on one dump per language: `limit` and `skip` apply to each dump."""
+    d, target = dump
+    dumps = [str(d / "features"), str(d / "features")]
+    task = build_task("medusa", {"data": dumps, "target": target, "limit": 3, "skip": 1, "num_heads": 2})
+    rows, single = task.dataset(), FeatureShards(str(d / "features"))
+    assert len(rows) == 6
+    assert [rows[i]["input_ids"].tolist() for i in range(6)] == [single[i]["input_ids"].tolist() for i in (1, 2, 3) * 2]

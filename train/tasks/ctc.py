@@ -33,7 +33,7 @@ def next_tokens(labels: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.T
 class CtcTask(EagleTask):
     net_module = ctc_net
 
-    def __init__(self, data: str, slots: int = 6, ctc_tokens: int = 3, ctc_weight: float = 0.01,
+    def __init__(self, data: str | list[str], slots: int = 6, ctc_tokens: int = 3, ctc_weight: float = 0.01,
                  ctc_positions: int = 256, **eagle_args):
         super().__init__(data, **eagle_args)
         if ctc_tokens > slots:

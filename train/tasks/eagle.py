@@ -23,7 +23,7 @@ from train.tasks.head_task import HeadTask
 class EagleTask(HeadTask):
     net_module = eagle_net
 
-    def __init__(self, data: str, target: str = "gemma-3-270m", draft_vocab_size: int = 8192, heads: int = 8,
+    def __init__(self, data: str | list[str], target: str = "gemma-3-270m", draft_vocab_size: int = 8192, heads: int = 8,
                  kv_heads: int = 8, intermediate_size: int = 1728, layers: int = 1, feature_weight: float = 1.0,
                  token_weight: float = 0.1, noise: float = 0.1, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0):

@@ -22,35 +22,41 @@ IGNORE = -100
 
 
 class FeatureData:
-    def __init__(self, data: str, target: str, draft_vocab_size: int, init_from: str | None = None,
+    def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None = None,
                  limit: int | None = None, skip: int = 0):
-        """Conversations skip .. skip+limit-1 of the dump (all after `skip` without a limit)."""
-        self.shards = FeatureShards(data)
-        self.first = skip
-        self.count = min(len(self.shards), skip + limit) if limit else len(self.shards)
-        if self.count <= skip:
-            raise ValueError(f"{data} holds {len(self.shards)} conversations: none left after skipping {skip}")
+        """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit); several dumps
+        (e.g. one per language, for a multilingual head) are read one after the other."""
         self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
         self.layer = self.target_model.config.get_text_config().num_hidden_layers
         self.key = hidden_key(self.layer)
-        if self.key not in self.shards.keys:
-            raise ValueError(f"{data} holds layers {self.shards.layers}; draft heads read layer {self.layer} (the LM "
-                             f"head's input): dump it with python -m data_generation.hidden_states --layers {self.layer}")
+        self.parts = [self._part(folder, limit, skip) for folder in ([data] if isinstance(data, str) else data)]
         if init_from:
             self.vocab = DraftVocab.load(init_from)
         elif draft_vocab_size:
-            answers = (self._answer_tokens(i) for i in range(self.first, self.count))
-            rows = self.target_model.get_output_embeddings().weight.shape[0]
-            self.vocab = DraftVocab.most_frequent(answers, draft_vocab_size, rows, [self.tokenizer.eos_token_id])
+            answers = (self._answer_tokens(shards[i]) for shards, indices in self.parts for i in indices)
+            target_rows = self.target_model.get_output_embeddings().weight.shape[0]
+            self.vocab = DraftVocab.most_frequent(answers, draft_vocab_size, target_rows, [self.tokenizer.eos_token_id])
         else:
             self.vocab = None
 
-    def _answer_tokens(self, i: int) -> list[int]:
-        row = self.shards[i]
+    def _part(self, folder: str, limit: int | None, skip: int) -> tuple[FeatureShards, range]:
+        """One dump and the conversation indices read from it."""
+        shards = FeatureShards(folder)
+        end = min(len(shards), skip + limit) if limit else len(shards)
+        if end <= skip:
+            raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
+        if self.key not in shards.keys:
+            raise ValueError(f"{folder} holds layers {shards.layers}; draft heads read layer {self.layer} (the LM "
+                             f"head's input): dump it with python -m data_generation.hidden_states "
+                             f"--layers {self.layer}")
+        return shards, range(skip, end)
+
+    def _answer_tokens(self, row: dict[str, torch.Tensor]) -> list[int]:
         return row["target_argmax"][row["loss_mask"].bool()].tolist()
 
-    def dataset(self) -> torch.utils.data.Subset:
-        return torch.utils.data.Subset(self.shards, range(self.first, self.count))
+    def dataset(self) -> torch.utils.data.Dataset:
+        parts = [torch.utils.data.Subset(shards, indices) for shards, indices in self.parts]
+        return torch.utils.data.ConcatDataset(parts)
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         width = max(len(r["input_ids"]) for r in rows)

@@ -16,8 +16,8 @@ from train.tasks.features import FeatureData
 class HeadTask:
     net_module: ModuleType
 
-    def __init__(self, data: str, target: str, draft_vocab_size: int, init_from: str | None, limit: int | None,
-                 skip: int, shape_args: dict[str, Any]):
+    def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None,
+                 limit: int | None, skip: int, shape_args: dict[str, Any]):
         self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip)
         self.init_from, self.shape_args = init_from, shape_args
         self.dataset, self.collate = self.data.dataset, self.data.collate

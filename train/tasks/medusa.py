@@ -39,7 +39,7 @@ def decayed_cross_entropy(pairs: list[tuple[torch.Tensor, torch.Tensor]], decay:
 class MedusaTask(HeadTask):
     net_module = medusa_net
 
-    def __init__(self, data: str, target: str = "gemma-3-270m", draft_vocab_size: int = 8192, num_heads: int = 4,
+    def __init__(self, data: str | list[str], target: str = "gemma-3-270m", draft_vocab_size: int = 8192, num_heads: int = 4,
                  layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0):
         super().__init__(data, target, draft_vocab_size, init_from, limit, skip, dict(num_heads=num_heads, layers=layers))
