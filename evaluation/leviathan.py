@@ -4,6 +4,8 @@ is accepted independently with probability α, and one drafter step costs c targ
     expected tokens per target forward  E(α, γ)    = (1 - α^(γ+1)) / (1 - α)
     expected speedup over plain decoding S(α, γ, c) = E(α, γ) / (γ c + 1)
 
+`verify` generalizes the 1: the cost of verifying γ+1 tokens in target steps (evaluation.step_cost).
+
 The model ignores what real runs pay on top: prefill, the loop's own work, the verification forward
 costing more than one decoding step as it checks γ+1 tokens, and answers that end mid-draft.
 """
@@ -18,8 +20,8 @@ def expected_tokens(alpha: float, gamma: int) -> float:
     return (1 - alpha ** (gamma + 1)) / (1 - alpha)
 
 
-def expected_speedup(alpha: float, gamma: int, cost_ratio: float) -> float:
-    return expected_tokens(alpha, gamma) / (gamma * cost_ratio + 1)
+def expected_speedup(alpha: float, gamma: int, cost_ratio: float, verify: float = 1.0) -> float:
+    return expected_tokens(alpha, gamma) / (gamma * cost_ratio + verify)
 
 
 def alpha_from_tokens(tokens_per_step: float, gamma: int) -> float:

@@ -10,7 +10,10 @@ answered questions), then writes sweep.md / sweep.csv / sweep.json and speedup.p
 drafter size, one line per γ, measured solid and predicted dashed) to --out-dir.
 α is the per-token acceptance rate whose expected tokens per verification step E(α, γ) equals the
 measured one (prefill forwards excluded); c is the drafter's single-token step time over the target's,
-timed on the first question's prompt.
+timed on the first question's prompt. `predicted` is Leviathan's formula, which takes a verification to
+cost one target step; `verify` is what a forward over γ+1 tokens measures in target steps, and
+`predicted_v` puts it in the formula: what is left of the gap after it is the loop's own work (the
+drafter's catch-up over accepted tokens, cache edits, Python) and answers ending mid-draft.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from evaluation import run
 from evaluation.answers import load_answers
 from evaluation.leviathan import alpha_from_tokens, expected_speedup
 from evaluation.speed import evaluate_file
-from evaluation.step_cost import step_time
+from evaluation.step_cost import step_time, verify_cost
 from evaluation.tables import dict_table
 from model.common.zoo import load_model, resolve
 from model.sd.vocab import DraftVocab
@@ -62,15 +65,18 @@ def cost_ratio(target_model, drafter_path: str, prompt_ids: list[int], quantize:
     return step_time(drafter, draft_ids) / step_time(target_model, prompt_ids), params
 
 
-def sweep_row(name: str, params: int, gamma: int, c: float, base: list[dict], rows: list[dict], file: str) -> dict:
+def sweep_row(name: str, params: int, gamma: int, c: float, verify: float, base: list[dict], rows: list[dict],
+              file: str) -> dict:
     measured = evaluate_file(base, rows, file).overall
     steps = verification_steps(rows)
     tokens = statistics.fmean(steps) if steps else 1.0
     alpha = alpha_from_tokens(min(max(tokens, 1.0), gamma + 1), gamma)
     predicted = expected_speedup(alpha, gamma, c)
+    predicted_v = expected_speedup(alpha, gamma, c, verify)
     return {"drafter": name, "params_M": params / 1e6, "gamma": gamma, "alpha": alpha, "tokens_per_step": tokens,
             "MAT": measured.mat, "cost_ratio": c, "speedup": measured.speedup, "predicted": predicted,
-            "gap": measured.speedup / predicted - 1}
+            "gap": measured.speedup / predicted - 1, "verify": verify, "predicted_v": predicted_v,
+            "gap_v": measured.speedup / predicted_v - 1}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -127,12 +133,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     target_model, tokenizer = loaded
     prompt_ids = tokenizer(load_questions(args.questions)[0]["turns"][0]).input_ids
     base = load_answers(out / "ar.jsonl")
+    verify = {gamma: verify_cost(target_model, prompt_ids, gamma) for gamma in args.gammas}
     rows = []
     for name, drafter in zip(names, args.drafters):
         c, params = cost_ratio(target_model, drafter, prompt_ids, args.quantize_drafter)
         for gamma in args.gammas:
             file = out / f"sd-{name}-g{gamma}.jsonl"
-            rows.append(sweep_row(name, params, gamma, c, base, load_answers(file), str(file)))
+            rows.append(sweep_row(name, params, gamma, c, verify[gamma], base, load_answers(file), str(file)))
     table = dict_table(rows)
     (out / "sweep.md").write_text(table + "\n", encoding="utf-8")
     (out / "sweep.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")

@@ -16,6 +16,7 @@ def test_leviathan_formula_by_hand():
     assert expected_tokens(0.8, 4) == pytest.approx(3.3616)
     assert expected_speedup(0.8, 4, 0.1) == pytest.approx(2.401142857)
     assert expected_speedup(0.5, 2, 0.0) == pytest.approx(1.75)  # (1 - 0.125) / 0.5
+    assert expected_speedup(0.5, 3, 0.1, verify=1.2) == pytest.approx(1.25)  # 1.875 / (0.3 + 1.2)
     assert expected_tokens(0.0, 3) == 1.0 and expected_tokens(1.0, 3) == 4.0
     assert alpha_from_tokens(3.3616, 4) == pytest.approx(0.8, abs=1e-9)
     assert alpha_from_tokens(1.0, 4) == pytest.approx(0.0, abs=1e-9)
@@ -51,7 +52,10 @@ def test_size_sweep_end_to_end(tiny_setup):
     for r in rows:
         assert 0 <= r["alpha"] <= 1 and r["cost_ratio"] > 0 and r["speedup"] > 0
         assert r["predicted"] == pytest.approx(expected_speedup(r["alpha"], r["gamma"], r["cost_ratio"]))
+        assert r["verify"] > 0 and r["predicted_v"] == pytest.approx(
+            expected_speedup(r["alpha"], r["gamma"], r["cost_ratio"], r["verify"]))
         assert r["tokens_per_step"] == pytest.approx(expected_tokens(r["alpha"], r["gamma"]), abs=1e-6)
+    assert rows[0]["verify"] == rows[2]["verify"]  # the target's own cost, measured once per γ
     for name in ("sweep.md", "sweep.csv", "sweep.json", "speedup.png"):
         assert (d / "sweep" / name).stat().st_size > 0
     for drafter in ("small", "large"):  # every sd run is lossless against ar
