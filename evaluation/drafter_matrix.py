@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 from pathlib import Path
 
@@ -43,11 +42,6 @@ def parse_drafters(items: list[str]) -> dict[str, str]:
             raise SystemExit(f"drafter name {name!r} is used twice or reserved")
         drafters[name] = path
     return drafters
-
-
-def round_limits(limit: int, rounds: int) -> list[int]:
-    """Question counts after each round: the last is `limit`."""
-    return sorted({math.ceil(limit * r / rounds) for r in range(1, rounds + 1)})
 
 
 def answer_file(out: Path, lang: str, name: str) -> Path:
@@ -169,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
               "--warmup", str(args.warmup)]
     loaded = load_model(args.target, dtype=args.dtype)
     drafting = {"method": args.method, "gamma": args.gamma, "extra": shlex.split(args.method_args)}
-    run_all(drafters, args.langs, args.questions, out, round_limits(args.limit, args.rounds), drafting, common, loaded)
+    run_all(drafters, args.langs, args.questions, out, run.round_limits(args.limit, args.rounds), drafting, common, loaded)
     cells = measure(drafters, args.langs, out)
     special = specialization(cells, args.generic) if args.generic else []
     text = render(cells, special, args.generic, args.method)
