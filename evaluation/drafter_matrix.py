@@ -4,10 +4,11 @@ and how a language's own (specialized) drafter compares with a generic one.
     python -m evaluation.drafter_matrix --drafters de=PATH fr=PATH ... generic=PATH --langs de fr ja ru zh \
         --out-dir outputs/specialized [--generic generic] [--questions 'data/questions/translation_{lang}.jsonl']
         [--limit 20] [--rounds 2] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
-        [--method sd|eagle|eagle2|medusa|hydra|ctc] [--method-args '--total-tokens 20']
+        [--method sd|eagle|eagle2|medusa|hydra|ctc] [--method-args='--total-tokens 20']
 
 A drafter is an `sd` draft model (--drafter PATH, with --gamma) or, for the head methods, a trained head
-(--head PATH); --method-args go to every run of the method (e.g. a static tree for eagle/medusa/hydra).
+(--head PATH); --method-args go to every run of the method (e.g. one static tree --tree FILE shared by
+all heads for eagle/medusa/hydra, or eagle2's --total-tokens).
 
 The target is loaded once. Questions run in --rounds rounds: in each, `ar` and every drafter answer the
 next slice of every language's questions (evaluation.run resumes, so a round only adds questions), so
