@@ -21,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from evaluation import run
 from evaluation.answers import load_answers
@@ -57,14 +59,14 @@ def method_argv(method: str, path: str, gamma: int, extra: list[str]) -> list[st
 
 
 def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limits: list[int],
-            drafting: dict, common: list[str], loaded: tuple) -> None:
-    """`drafting`: method_argv's keyword arguments other than the path."""
+            drafting: Callable[[str], list[str]], common: list[str], loaded: tuple) -> None:
+    """`drafting(path)`: evaluation.run's method arguments for the drafter at `path`."""
     for limit in limits:
         for lang in langs:
             args = ["--questions", questions.format(lang=lang), "--limit", str(limit), *common]
             run.main(["--method", "ar", "--out", str(answer_file(out, lang, "ar")), *args], loaded)
             for name, path in drafters.items():
-                run.main([*method_argv(path=path, **drafting), "--out", str(answer_file(out, lang, name)), *args], loaded)
+                run.main([*drafting(path), "--out", str(answer_file(out, lang, name)), *args], loaded)
 
 
 def measure(drafters: dict[str, str], langs: list[str], out: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     common = ["--target", args.target, "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
               "--warmup", str(args.warmup)]
     loaded = load_model(args.target, dtype=args.dtype)
-    drafting = {"method": args.method, "gamma": args.gamma, "extra": shlex.split(args.method_args)}
+    drafting = partial(method_argv, args.method, gamma=args.gamma, extra=shlex.split(args.method_args))
     run_all(drafters, args.langs, args.questions, out, run.round_limits(args.limit, args.rounds), drafting, common, loaded)
     cells = measure(drafters, args.langs, out)
     special = specialization(cells, args.generic) if args.generic else []

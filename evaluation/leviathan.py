@@ -7,7 +7,8 @@ is accepted independently with probability α, and one drafter step costs c targ
 `verify` generalizes the 1: the cost of verifying γ+1 tokens in target steps (evaluation.step_cost).
 
 The model ignores what real runs pay on top: prefill, the loop's own work, the verification forward
-costing more than one decoding step as it checks γ+1 tokens, and answers that end mid-draft.
+costing more than one decoding step as it checks γ+1 tokens (unless `verify` says so), and answers
+that end mid-draft.
 """
 from __future__ import annotations
 

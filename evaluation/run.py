@@ -10,8 +10,8 @@ is dropped. Timing: 3 warm-up runs on the first question (discarded); wall time 
 from __future__ import annotations
 
 import argparse
-import math
 import dataclasses
+import math
 import sys
 import time
 import uuid

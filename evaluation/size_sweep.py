@@ -7,8 +7,8 @@ next to the speedup Leviathan's formula predicts from α, γ and c (evaluation/l
 
 Runs `ar` and `sd` for every (drafter, γ) through evaluation.run in --rounds rounds: every run answers
 the next slice of questions before any goes further, so machine drift hits all alike (resumable:
-rerunning skips answered questions), then writes sweep.md / sweep.csv / sweep.json and speedup.png (speedup against
-drafter size, one line per γ, measured solid and predicted dashed) to --out-dir.
+rerunning skips answered questions), then writes sweep.md / sweep.csv / sweep.json and speedup.png
+(speedup against drafter size, one line per γ, measured solid and predicted dashed) to --out-dir.
 α is the per-token acceptance rate whose expected tokens per verification step E(α, γ) equals the
 measured one (prefill forwards excluded); c is the drafter's single-token step time over the target's,
 timed on the first question's prompt. `predicted` is Leviathan's formula, which takes a verification to
@@ -52,8 +52,9 @@ def parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())  # tied embeddings are one tensor, counted once
 
 
-def cost_ratio(target_model, drafter_path: str, prompt_ids: list[int], quantize: bool) -> tuple[float, int]:
-    """(drafter step time / target step time, drafter parameters)."""
+def cost_ratio(target_model, target_step: float, drafter_path: str, prompt_ids: list[int],
+               quantize: bool) -> tuple[float, int]:
+    """(drafter step time / the target's `target_step`, drafter parameters)."""
     drafter, _ = load_model(drafter_path, dtype="float32" if quantize else str(target_model.dtype).removeprefix("torch."),
                             device=str(target_model.device))
     params = parameters(drafter)
@@ -63,7 +64,7 @@ def cost_ratio(target_model, drafter_path: str, prompt_ids: list[int], quantize:
         drafter = int8_dynamic(drafter)
     vocab = DraftVocab.load(resolve(drafter_path))
     draft_ids = vocab.to_draft[torch.tensor(prompt_ids)].tolist() if vocab else prompt_ids
-    return step_time(drafter, draft_ids) / step_time(target_model, prompt_ids), params
+    return step_time(drafter, draft_ids) / target_step, params
 
 
 def sweep_row(name: str, params: int, gamma: int, c: float, verify: float, base: list[dict], rows: list[dict],
@@ -136,10 +137,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     target_model, tokenizer = loaded
     prompt_ids = tokenizer(load_questions(args.questions)[0]["turns"][0]).input_ids
     base = load_answers(out / "ar.jsonl")
-    verify = {gamma: verify_cost(target_model, prompt_ids, gamma) for gamma in args.gammas}
+    target_step = step_time(target_model, prompt_ids)  # one denominator for every c and every verify
+    verify = {gamma: verify_cost(target_model, prompt_ids, gamma, target_step) for gamma in args.gammas}
     rows = []
     for name, drafter in zip(names, args.drafters):
-        c, params = cost_ratio(target_model, drafter, prompt_ids, args.quantize_drafter)
+        c, params = cost_ratio(target_model, target_step, drafter, prompt_ids, args.quantize_drafter)
         for gamma in args.gammas:
             file = out / f"sd-{name}-g{gamma}.jsonl"
             rows.append(sweep_row(name, params, gamma, c, verify[gamma], base, load_answers(file), str(file)))

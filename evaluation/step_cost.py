@@ -38,6 +38,6 @@ def step_time(model, context_ids: list[int], steps: int = 32, repeats: int = 3, 
     return statistics.median(times[1:])
 
 
-def verify_cost(model, context_ids: list[int], gamma: int) -> float:
-    """Time of the target's forward over γ+1 tokens (a verification) over its single-token step."""
-    return step_time(model, context_ids, block=gamma + 1) / step_time(model, context_ids)
+def verify_cost(model, context_ids: list[int], gamma: int, step: float) -> float:
+    """Time of the target's forward over γ+1 tokens (a verification) over its single-token `step` time."""
+    return step_time(model, context_ids, block=gamma + 1) / step
