@@ -146,38 +146,66 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 
+class AnswerRun:
+    """One configuration's answer file: which questions are still to answer, and answering them one by one.
+
+    Opening checks that rows already in --out were made with the same configuration (resume); the
+    target and drafter are loaded only by `start`, so a finished run costs nothing.
+    """
+
+    def __init__(self, argv: list[str] | None):
+        self.args, self.options = parse_args(argv)
+        self.questions = load_questions(self.args.questions)[: self.args.limit]
+        self.config = resolved_config(self.args, self.options)
+        self.store = JsonlStore(self.args.out)
+        for row in self.store.rows:
+            if row.get("config") != self.config:
+                self.store.close()
+                sys.exit(f"{self.args.out} holds answers made with another configuration ({row.get('config')}); "
+                         f"pass a new --out to keep both")
+        done = {row["question_id"] for row in self.store.rows}
+        self.todo = [(i, q) for i, q in enumerate(self.questions) if q["question_id"] not in done]
+        print(f"[multispec] {self.args.method}: {len(done)} of {len(self.questions)} questions already in "
+              f"{self.args.out}, {len(self.todo)} to run", flush=True)
+        self.runner: Runner | None = None
+
+    def __enter__(self) -> "AnswerRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.store.close()
+
+    def start(self, loaded: tuple | None = None) -> None:
+        """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs."""
+        self.runner = Runner(self.args, self.options, loaded)
+        self.env = environment(self.runner.target.device, self.runner.target.dtype)
+        for _ in range(self.args.warmup):  # first calls pay allocator and kernel set-up
+            self.runner.answer(self.questions[0], self.args.seed)
+
+    def answer(self, index: int, question: dict) -> None:
+        """Answer question #index and append its row (flushed: an interruption loses at most this question)."""
+        assert self.runner is not None, "start() first"
+        try:
+            choice = self.runner.answer(question, self.args.seed + index)
+        except Exception as err:
+            raise RuntimeError(f"question {question['question_id']!r} (#{index + 1} in {self.args.questions}) "
+                               f"failed with method {self.args.method}: {err}") from err
+        self.store.append({
+            "question_id": question["question_id"], "category": question["category"],
+            "answer_id": uuid.uuid4().hex, "model_id": self.args.target, "tstamp": time.time(),
+            "method": self.args.method, "lossy": self.runner.accept.lossy, "choices": [choice],
+            "config": self.config, "environment": self.env,
+        })
+
+
 def main(argv: list[str] | None = None, loaded: tuple | None = None) -> None:
     """`loaded`: (model, tokenizer) of --target already in memory, for callers that run many configurations."""
-    args, options = parse_args(argv)
-    questions = load_questions(args.questions)[: args.limit]
-    config = resolved_config(args, options)
-    with JsonlStore(args.out) as store:
-        for row in store.rows:
-            if row.get("config") != config:
-                sys.exit(f"{args.out} holds answers made with another configuration ({row.get('config')}); "
-                         f"pass a new --out to keep both")
-        done = {row["question_id"] for row in store.rows}
-        todo = [(i, q) for i, q in enumerate(questions) if q["question_id"] not in done]
-        print(f"[multispec] {args.method}: {len(done)} of {len(questions)} questions already in {args.out}, "
-              f"{len(todo)} to run", flush=True)
-        if not todo:
+    with AnswerRun(argv) as run:
+        if not run.todo:
             return
-        runner = Runner(args, options, loaded)
-        env = environment(runner.target.device, runner.target.dtype)
-        for _ in range(args.warmup):  # warm-up, discarded: first calls pay allocator and kernel set-up
-            runner.answer(questions[0], args.seed)
-        for index, question in tqdm(todo, desc=f"{args.method} on {args.questions}", unit="q"):
-            try:
-                choice = runner.answer(question, args.seed + index)
-            except Exception as err:
-                raise RuntimeError(f"question {question['question_id']!r} (#{index + 1} in {args.questions}) "
-                                   f"failed with method {args.method}: {err}") from err
-            store.append({
-                "question_id": question["question_id"], "category": question["category"],
-                "answer_id": uuid.uuid4().hex, "model_id": args.target, "tstamp": time.time(),
-                "method": args.method, "lossy": runner.accept.lossy, "choices": [choice], "config": config,
-                "environment": env,
-            })
+        run.start(loaded)
+        for index, question in tqdm(run.todo, desc=f"{run.args.method} on {run.args.questions}", unit="q"):
+            run.answer(index, question)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""Several configurations answered side by side, question by question, on ONE loaded target.
+
+    python -m evaluation.side_by_side --questions Q.jsonl --out-dir DIR [--limit N] [--max-new-tokens N]
+        [--target T] [--dtype D]
+        --run ar="--method ar" \\
+        --run eagle2-6="--method eagle2 --head H --total-tokens 6 --depth 3 --top-k 2" ...
+
+Every question is answered by every configuration before the next question starts, so machine drift
+(on this project's shared CPUs plain decoding moved by up to 30 % within one benchmark) falls on all
+configurations alike, and the target is loaded once. Each configuration writes DIR/NAME.jsonl in
+evaluation.run's format (a rerun resumes; a changed configuration under an old name is refused), and
+the speed table (evaluation.speed, also saved to DIR/speed.md) compares every run with the first,
+which should be plain decoding.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shlex
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evaluation import speed
+from evaluation.run import AnswerRun
+from model.common.zoo import load_model
+
+SHARED = ("--questions", "--out", "--target", "--dtype", "--device", "--limit", "--max-new-tokens", "--quantize-target")
+
+
+def parse_runs(items: list[str]) -> dict[str, list[str]]:
+    """NAME="evaluation.run arguments" pairs, in order; the shared options may not appear in them."""
+    runs: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec.strip():
+            raise SystemExit(f'--run {item!r}: expected NAME="--method M [options]"')
+        if name in runs:
+            raise SystemExit(f"--run {name!r} given twice")
+        argv = shlex.split(spec)
+        clash = [a for a in argv if a.split("=")[0] in SHARED]
+        if clash:
+            raise SystemExit(f"--run {name!r}: {clash} are shared by all runs (one target, one question set); "
+                             f"pass them once, outside --run")
+        runs[name] = argv
+    return runs
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.side_by_side", description=__doc__.split("\n")[0])
+    parser.add_argument("--questions", required=True)
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--run", action="append", required=True, metavar='NAME="--method M ..."',
+                        help="one configuration (repeatable); the first is the speed baseline")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--target", default="gemma-3-270m")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    specs = parse_runs(args.run)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shared = ["--questions", args.questions, "--target", args.target, "--dtype", args.dtype,
+              "--max-new-tokens", str(args.max_new_tokens)]
+    shared += ["--limit", str(args.limit)] if args.limit is not None else []
+    shared += ["--device", args.device] if args.device else []
+    files = {name: out / f"{name}.jsonl" for name in specs}
+    with contextlib.ExitStack() as stack:
+        runs = {name: stack.enter_context(AnswerRun([*spec, *shared, "--out", str(files[name])]))
+                for name, spec in specs.items()}
+        pending = {name: dict(run.todo) for name, run in runs.items() if run.todo}
+        if pending:
+            loaded = load_model(args.target, dtype=args.dtype, device=args.device)
+            for name in pending:
+                runs[name].start(loaded)
+            indices = sorted({i for todo in pending.values() for i in todo})
+            questions = next(iter(runs.values())).questions
+            for index in tqdm(indices, desc=f"{len(pending)} runs side by side", unit="q"):
+                for name, todo in pending.items():
+                    if index in todo:
+                        runs[name].answer(index, questions[index])
+    names = list(specs)
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        speed.main(["--baseline", str(files[names[0]]), "--answers", *[str(files[n]) for n in names[1:]]])
+    report = f"Baseline `{names[0]}`; runs: " + ", ".join(f"`{n}` = {shlex.join(specs[n])}" for n in names) + "\n\n" + table.getvalue()
+    (out / "speed.md").write_text(report)
+    print(report)
+    return report
+
+
+if __name__ == "__main__":
+    main()
