@@ -5,32 +5,27 @@
 # every method answers the next slice of questions before any method moves on (runs resume, so each
 # round only adds questions). Then ar once more on the first language: the two ar runs' ratio shows
 # how far the machine drifted overall.
-# Env: METHODS (ar pld lookahead eagle eagle2 medusa hydra ctc), LIMIT (20), ROUNDS (4), TREE_NODES (20),
+# Env: METHODS (ar pld lookahead eagle eagle2 medusa hydra ctc), LIMIT (20), ROUNDS (4), TREE_NODES ($CPU_TREE_NODES from env.sh),
+#      EAGLE2_TREE ($CPU_EAGLE2_TREE),
 #      HEAD_LANG (use that language's heads on every LANG, e.g. HEAD_LANG=de; default: each LANG's own),
 #      OUT_DIR (outputs/bench/<langs joined by ->).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 langs=("${@:-de}")
-nodes="${TREE_NODES:-20}"; limit="${LIMIT:-20}"; rounds="${ROUNDS:-4}"
+nodes="${TREE_NODES:-$CPU_TREE_NODES}"; limit="${LIMIT:-20}"; rounds="${ROUNDS:-4}"
 methods="${METHODS:-ar pld lookahead eagle eagle2 medusa hydra ctc}"
 out="${OUT_DIR:-outputs/bench/$(IFS=-; echo "${langs[*]}")}"
 head_langs=("${langs[@]}"); [ -n "${HEAD_LANG:-}" ] && head_langs=("$HEAD_LANG")
+tasks=$(for t in eagle medusa hydra ctc; do [[ " $methods " == *" $t"* ]] && echo "$t"; done)
 for hl in "${head_langs[@]}"; do
-  for task in eagle medusa hydra ctc; do
-    [[ " $methods " == *" $task"* ]] || continue
-    [ -f "outputs/$task/$hl/final/${task}_config.json" ] || { echo "no $task head for $hl: run scripts/train/$task.sh $hl" >&2; exit 1; }
-    [ "$task" = ctc ] && continue  # ctc grows its own trie
-    total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$hl/index.json")
-    python -m evaluation.calibrate_tree --task "$task" --head "outputs/$task/$hl/final" --features "data/features/$hl" \
-      --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "outputs/$task/$hl/tree$nodes.json"
-  done
+  [ -z "$tasks" ] || bash "$here/calibrate_trees.sh" "$hl" "$nodes" $tasks
 done
 hl="${HEAD_LANG:-{lang\}}"
 export EAGLE_HEAD="outputs/eagle/$hl/final" EAGLE_TREE="outputs/eagle/$hl/tree$nodes.json" \
   MEDUSA_HEAD="outputs/medusa/$hl/final" MEDUSA_TREE="outputs/medusa/$hl/tree$nodes.json" \
   HYDRA_HEAD="outputs/hydra/$hl/final" HYDRA_TREE="outputs/hydra/$hl/tree$nodes.json" \
-  CTC_HEAD="outputs/ctc/$hl/final" EXTRA_eagle2="--total-tokens $nodes --depth 6 --top-k 6" \
+  CTC_HEAD="outputs/ctc/$hl/final" EXTRA_eagle2="${EAGLE2_TREE:-$CPU_EAGLE2_TREE}" \
   EXTRA_ctc="--total-tokens $nodes ${EXTRA_ctc:-}"
 for round in $(seq 1 "$rounds"); do
   OUT_DIR="$out" LANGS="${langs[*]}" METHODS="$methods" \

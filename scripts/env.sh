@@ -27,3 +27,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT"
+
+# Draft-tree sizes for these 2-core CPUs, from `scripts/tree_sizes.sh` on de->en: the target's forward
+# grows from ~90 ms (1 token) to ~140 ms (21) and each EAGLE level costs a draft forward, so small
+# trees win here (GPUs afford the methods' own defaults of ~60 nodes).
+export CPU_TREE_NODES="${CPU_TREE_NODES:-10}"
+export CPU_EAGLE2_TREE="${CPU_EAGLE2_TREE:---total-tokens 6 --depth 3 --top-k 2}"

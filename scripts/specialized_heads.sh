@@ -7,7 +7,7 @@
 # then every head drafts on every language's questions (evaluation/drafter_matrix.py): MAT and speedup
 # tables, own/multilingual ratios and heat maps in OUT_DIR.
 # METHOD is a head method that grows its own tree: eagle2 (default) or ctc. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
-# Env: METHOD (eagle2), CONVERSATIONS (2000 per language), STEPS (500), RECIPE (quick), TREE_NODES (20),
+# Env: METHOD (eagle2), CONVERSATIONS (2000 per language), STEPS (500), RECIPE (quick), EAGLE2_TREE ($CPU_EAGLE2_TREE from env.sh), TREE_NODES (ctc: $CPU_TREE_NODES),
 #      LIMIT (20 questions per language), ROUNDS (2), OUT_DIR (outputs/specialized_heads/METHOD).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -15,8 +15,8 @@ source "$here/env.sh"
 [ $# -gt 0 ] || set -- de fr ja ru zh
 method="${METHOD:-eagle2}"
 case "$method" in
-  eagle2) task=eagle; tree_args="--total-tokens ${TREE_NODES:-20} --depth 6 --top-k 6" ;;
-  ctc) task=ctc; tree_args="--total-tokens ${TREE_NODES:-20}" ;;
+  eagle2) task=eagle; tree_args="${EAGLE2_TREE:-$CPU_EAGLE2_TREE}" ;;
+  ctc) task=ctc; tree_args="--total-tokens ${TREE_NODES:-$CPU_TREE_NODES}" ;;
   *) echo "METHOD must be eagle2 or ctc (medusa, hydra and eagle need a static tree calibrated per head)" >&2; exit 2 ;;
 esac
 conversations="${CONVERSATIONS:-2000}"; steps="${STEPS:-500}"; launch=${LAUNCH:-python}

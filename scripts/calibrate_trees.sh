@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Usage: scripts/calibrate_trees.sh LANG NODES [TASK ...]   (TASK: eagle medusa hydra ctc; default all four)
+# Checks that LANG's heads exist (scripts/train/TASK.sh LANG) and writes outputs/TASK/LANG/treeNODES.json for
+# the static-tree methods, picked from the heads' accuracy on the last HOLDOUT (500) conversations of
+# data/features/LANG (held apart from training by scripts/train/head.sh). ctc grows its own trie: checked only.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+lang="$1"; nodes="$2"; shift 2
+tasks=("$@"); [ ${#tasks[@]} -gt 0 ] || tasks=(eagle medusa hydra ctc)
+for t in "${tasks[@]}"; do
+  head="outputs/$t/$lang/final"
+  [ -f "$head/${t}_config.json" ] || { echo "no $t head for $lang: run scripts/train/$t.sh $lang" >&2; exit 1; }
+  [ "$t" = ctc ] && continue
+  tree="outputs/$t/$lang/tree$nodes.json"
+  [ "$tree" -nt "$head/$t.safetensors" ] && continue  # calibrated for this very head already
+  total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$lang/index.json")
+  python -m evaluation.calibrate_tree --task "$t" --head "$head" --features "data/features/$lang" \
+    --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "$tree"
+done
