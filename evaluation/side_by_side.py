@@ -4,6 +4,7 @@
         [--target T] [--dtype D]
         --run ar="--method ar" \\
         --run eagle2-6="--method eagle2 --head H --total-tokens 6 --depth 3 --top-k 2" ...
+        [any other evaluation.run option, e.g. --temperature 0.7: given to every run; a run's own wins]
 
 Every question is answered by every configuration before the next question starts, so machine drift
 (on this project's shared CPUs plain decoding moved by up to 30 % within one benchmark) falls on all
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--device", default=None)
-    args = parser.parse_args(argv)
+    args, common = parser.parse_known_args(argv)
     specs = parse_runs(args.run)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> str:
     shared += ["--device", args.device] if args.device else []
     files = {name: out / f"{name}.jsonl" for name in specs}
     with contextlib.ExitStack() as stack:
-        runs = {name: stack.enter_context(AnswerRun([*spec, *shared, "--out", str(files[name])]))
+        runs = {name: stack.enter_context(AnswerRun([*common, *spec, *shared, "--out", str(files[name])]))
                 for name, spec in specs.items()}
         pending = {name: dict(run.todo) for name, run in runs.items() if run.todo}
         if pending:
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> str:
                     if index in todo:
                         runs[name].answer(index, questions[index])
     names = list(specs)
+    if len(names) == 1:
+        return ""
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
         speed.main(["--baseline", str(files[names[0]]), "--answers", *[str(files[n]) for n in names[1:]]])

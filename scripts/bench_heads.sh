@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench_heads.sh [LANG ...]   (default de; heads from scripts/train/{eagle,medusa,hydra,ctc}.sh)
 # The head methods side by side with ar, pld and lookahead (CPU-sized trees of TREE_NODES nodes, calibrated
-# on held-apart data). To keep machine drift out of the ratios, the questions are run in ROUNDS rounds:
-# every method answers the next slice of questions before any method moves on (runs resume, so each
-# round only adds questions). Then ar once more on the first language: the two ar runs' ratio shows
-# how far the machine drifted overall.
-# Env: METHODS (ar pld lookahead eagle eagle2 medusa hydra ctc), LIMIT (20), ROUNDS (4), TREE_NODES ($CPU_TREE_NODES from env.sh),
+# on held-apart data). Every question is answered by every method before the next one (scripts/eval/all.sh
+# runs evaluation/side_by_side.py per language), so machine drift stays out of the ratios.
+# Env: METHODS (ar pld lookahead eagle eagle2 medusa hydra ctc), LIMIT (20), TREE_NODES ($CPU_TREE_NODES from env.sh),
 #      EAGLE2_TREE ($CPU_EAGLE2_TREE),
 #      HEAD_LANG (use that language's heads on every LANG, e.g. HEAD_LANG=de; default: each LANG's own),
 #      OUT_DIR (outputs/bench/<langs joined by ->).
@@ -13,7 +11,7 @@ set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 langs=("${@:-de}")
-nodes="${TREE_NODES:-$CPU_TREE_NODES}"; limit="${LIMIT:-20}"; rounds="${ROUNDS:-4}"
+nodes="${TREE_NODES:-$CPU_TREE_NODES}"
 methods="${METHODS:-ar pld lookahead eagle eagle2 medusa hydra ctc}"
 out="${OUT_DIR:-outputs/bench/$(IFS=-; echo "${langs[*]}")}"
 head_langs=("${langs[@]}"); [ -n "${HEAD_LANG:-}" ] && head_langs=("$HEAD_LANG")
@@ -27,11 +25,4 @@ export EAGLE_HEAD="outputs/eagle/$hl/final" EAGLE_TREE="outputs/eagle/$hl/tree$n
   HYDRA_HEAD="outputs/hydra/$hl/final" HYDRA_TREE="outputs/hydra/$hl/tree$nodes.json" \
   CTC_HEAD="outputs/ctc/$hl/final" EXTRA_eagle2="${EAGLE2_TREE:-$CPU_EAGLE2_TREE}" \
   EXTRA_ctc="--total-tokens $nodes ${EXTRA_ctc:-}"
-for round in $(seq 1 "$rounds"); do
-  OUT_DIR="$out" LANGS="${langs[*]}" METHODS="$methods" \
-    bash "$here/eval/all.sh" --limit $(((limit * round + rounds - 1) / rounds)) --max-new-tokens 64
-done
-python -m evaluation.run --method ar --questions "data/questions/translation_${langs[0]}.jsonl" --limit "$limit" \
-  --max-new-tokens 64 --out "$out/ar_again.jsonl"
-echo "[multispec] drift: the second ar run on ${langs[0]} against the first (1.00 = no drift)"
-python -m evaluation.speed --baseline "$out/${langs[0]}/ar.jsonl" --answers "$out/ar_again.jsonl" --format md
+OUT_DIR="$out" LANGS="${langs[*]}" METHODS="$methods" bash "$here/eval/all.sh" --limit "${LIMIT:-20}" --max-new-tokens 64

@@ -18,14 +18,16 @@ def test_runs_interleave_and_resume(tmp_path):
     model, _ = load_model(target, dtype="float32", device="cpu")
     head = random_head(model, tmp_path / "head", seed=1)
     out = tmp_path / "sbs"
-    runs = {"ar": "--method ar --warmup 0", "pld": "--method pld --warmup 0",
-            "small": f"--method eagle2 --head {head} --total-tokens 4 --depth 2 --top-k 2 --warmup 0",
-            "large": f"--method eagle2 --head {head} --total-tokens 12 --depth 4 --top-k 3 --warmup 0"}
+    runs = {"ar": "--method ar", "pld": "--method pld --seed 8",
+            "small": f"--method eagle2 --head {head} --total-tokens 4 --depth 2 --top-k 2",
+            "large": f"--method eagle2 --head {head} --total-tokens 12 --depth 4 --top-k 3"}
     argv = ["--questions", str(tmp_path / "q_de.jsonl"), "--out-dir", str(out), "--target", target,
-            "--dtype", "float32", "--max-new-tokens", "10", *(f"--run={k}={v}" for k, v in runs.items())]
+            "--dtype", "float32", "--max-new-tokens", "10", *(f"--run={k}={v}" for k, v in runs.items()),
+            "--warmup", "0", "--seed", "7"]  # not side_by_side's own options: passed to every run
     report = side_by_side.main(argv)
     rows = {name: load_answers(out / f"{name}.jsonl") for name in runs}
     assert all(len(r) == 3 for r in rows.values())
+    assert [r[0]["config"]["seed"] for r in rows.values()] == [7, 8, 7, 7]  # a run's own option wins
     for q in range(2):  # every run answered question q before any run started question q + 1
         assert max(r[q]["tstamp"] for r in rows.values()) < min(r[q + 1]["tstamp"] for r in rows.values())
     for name in ("pld", "small", "large"):

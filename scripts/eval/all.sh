@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/eval/all.sh [evaluation.run options...]   (e.g. --limit 20)
-# Every method in $METHODS over every language in $LANGS, then the report (markdown table + plots) in
+# Every method in $METHODS over every language in $LANGS, side by side question by question
+# (evaluation/side_by_side.py), then the report (markdown table + plots) in
 # $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
 # is set. Trained methods take their weights from env, where {lang} becomes each language:
 #   DRAFTER (sd), EAGLE_HEAD (+ EAGLE_TREE for eagle; eagle2 builds its own), MEDUSA_HEAD + MEDUSA_TREE, HYDRA_HEAD + HYDRA_TREE,
@@ -31,11 +32,14 @@ method_args() {  # method lang -> its weights' options
 }
 
 for lang in ${LANGS:-de fr ja ru zh}; do
+  runs=()
   for method in "${methods[@]}"; do
-    # shellcheck disable=SC2046  # the options are words without spaces
     extra="EXTRA_$method"
-    OUT_DIR="$out" bash "$here/_run.sh" "$method" "$lang" $(method_args "$method" "$lang") ${!extra:-} "$@"
+    runs+=(--run "$method=--method $method $(method_args "$method" "$lang") ${!extra:-}")
   done
+  # one loaded target per language; every question answered by every method before the next (drift-free ratios)
+  python -m evaluation.side_by_side --questions "$(bash "$here/questions.sh" "$lang")" --out-dir "$out/$lang" \
+    "${runs[@]}" "$@"
 done
 cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
 others=()
