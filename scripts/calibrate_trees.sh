@@ -13,7 +13,7 @@ for t in "${tasks[@]}"; do
   [ "$t" = ctc ] && continue
   tree="outputs/$t/$lang/tree$nodes.json"
   [ "$tree" -nt "$head/$t.safetensors" ] && continue  # calibrated for this very head already
-  total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$lang/index.json")
+  total=$(dump_conversations "data/features/$lang")
   python -m evaluation.calibrate_tree --task "$t" --head "$head" --features "data/features/$lang" \
     --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "$tree"
 done

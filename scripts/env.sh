@@ -28,6 +28,10 @@ fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT"
 
+dump_conversations() {  # DIR -> conversations written to the hidden-state dump DIR (head training, tree calibration)
+  python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "$1/index.json"
+}
+
 # Draft-tree sizes for these 2-core CPUs, from `scripts/tree_sizes.sh` on de->en: the target's forward
 # grows from ~90 ms (1 token) to ~140 ms (21) and each EAGLE level costs a draft forward, so small
 # trees win here (GPUs afford the methods' own defaults of ~60 nodes).

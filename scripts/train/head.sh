@@ -11,7 +11,7 @@ task="$1"; lang="$2"; recipe="${3:-quick}"
 launch=${LAUNCH:-python}
 out="outputs/$task/$lang"
 bash "$here/features.sh" "$lang"
-total=$(python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "data/features/$lang/index.json")
+total=$(dump_conversations "data/features/$lang")
 train_n=$((total - ${HOLDOUT:-500}))
 $launch -m train.run --config "train/configs/${task}_${recipe}.json" --resume \
   "output_dir=$out" "task_args.data=data/features/$lang" "task_args.limit=$train_n" ${TRAIN_ARGS:-}
