@@ -3,16 +3,15 @@ and how a language's own (specialized) drafter compares with a generic one.
 
     python -m evaluation.drafter_matrix --drafters de=PATH fr=PATH ... generic=PATH --langs de fr ja ru zh \
         --out-dir outputs/specialized [--generic generic] [--questions 'data/questions/translation_{lang}.jsonl']
-        [--limit 20] [--rounds 2] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
+        [--limit 20] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
         [--method sd|eagle|eagle2|medusa|hydra|ctc] [--method-args='--total-tokens 20']
 
 A drafter is an `sd` draft model (--drafter PATH, with --gamma) or, for the head methods, a trained head
 (--head PATH); --method-args go to every run of the method (e.g. one static tree --tree FILE shared by
 all heads for eagle/medusa/hydra, or eagle2's --total-tokens).
 
-The target is loaded once. Questions run in --rounds rounds: in each, `ar` and every drafter answer the
-next slice of every language's questions (evaluation.run resumes, so a round only adds questions), so
-machine drift over the run hits all drafters alike. Rerunning resumes. Writes matrix.md (one table for
+The target is loaded once. Per language, `ar` and every drafter answer side by side, question by
+question (evaluation.side_by_side), so machine drift hits all drafters alike. Rerunning resumes. Writes matrix.md (one table for
 MAT and one for speedup, plus the specialized/generic ratios when --generic names a drafter and other
 drafters are named after languages), matrix.json and matrix.png (two heat maps) to --out-dir.
 """
@@ -25,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from evaluation import run
+from evaluation import side_by_side
 from evaluation.answers import load_answers
 from evaluation.speed import evaluate_file
 from evaluation.tables import markdown_table
@@ -58,15 +57,15 @@ def method_argv(method: str, path: str, gamma: int, extra: list[str]) -> list[st
     return ["--method", method, "--head", path, *extra]
 
 
-def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limits: list[int],
+def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limit: int,
             drafting: Callable[[str], list[str]], common: list[str], loaded: tuple) -> None:
     """`drafting(path)`: evaluation.run's method arguments for the drafter at `path`."""
-    for limit in limits:
-        for lang in langs:
-            args = ["--questions", questions.format(lang=lang), "--limit", str(limit), *common]
-            run.main(["--method", "ar", "--out", str(answer_file(out, lang, "ar")), *args], loaded)
-            for name, path in drafters.items():
-                run.main([*drafting(path), "--out", str(answer_file(out, lang, name)), *args], loaded)
+    runs = ["--run", "ar=--method ar"]
+    for name, path in drafters.items():
+        runs += ["--run", f"{name}={shlex.join(drafting(path))}"]
+    for lang in langs:
+        side_by_side.main(["--questions", questions.format(lang=lang), "--out-dir", str(out / lang),
+                           "--limit", str(limit), *runs, *common], loaded)
 
 
 def measure(drafters: dict[str, str], langs: list[str], out: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -149,7 +148,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--questions", default="data/questions/translation_{lang}.jsonl", help="path with {lang}")
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--limit", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--gamma", type=int, default=4, help="draft length of sd")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dtype", default="auto")
@@ -166,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
               "--warmup", str(args.warmup)]
     loaded = load_model(args.target, dtype=args.dtype)
     drafting = partial(method_argv, args.method, gamma=args.gamma, extra=shlex.split(args.method_args))
-    run_all(drafters, args.langs, args.questions, out, run.round_limits(args.limit, args.rounds), drafting, common, loaded)
+    run_all(drafters, args.langs, args.questions, out, args.limit, drafting, common, loaded)
     cells = measure(drafters, args.langs, out)
     special = specialization(cells, args.generic) if args.generic else []
     text = render(cells, special, args.generic, args.method)

@@ -48,7 +48,8 @@ def parse_runs(items: list[str]) -> dict[str, list[str]]:
     return runs
 
 
-def main(argv: list[str] | None = None) -> str:
+def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
+    """`loaded`: a (model, tokenizer) already in memory, used instead of loading --target."""
     parser = argparse.ArgumentParser(prog="python -m evaluation.side_by_side", description=__doc__.split("\n")[0])
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out-dir", required=True)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> str:
                 for name, spec in specs.items()}
         pending = {name: dict(run.todo) for name, run in runs.items() if run.todo}
         if pending:
-            loaded = load_model(args.target, dtype=args.dtype, device=args.device)
+            loaded = loaded or load_model(args.target, dtype=args.dtype, device=args.device)
             for name in pending:
                 runs[name].start(loaded)
             indices = sorted({i for todo in pending.values() for i in todo})

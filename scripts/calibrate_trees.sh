@@ -2,7 +2,8 @@
 # Usage: scripts/calibrate_trees.sh LANG NODES [TASK ...]   (TASK: eagle medusa hydra ctc; default all four)
 # Checks that LANG's heads exist (scripts/train/TASK.sh LANG) and writes outputs/TASK/LANG/treeNODES.json for
 # the static-tree methods, picked from the heads' accuracy on the last HOLDOUT (500) conversations of
-# data/features/LANG (held apart from training by scripts/train/head.sh). ctc grows its own trie: checked only.
+# data/features/LANG, or of the dump CALIBRATE_ON (held apart from training by scripts/train/head.sh and
+# multilingual_head.sh). ctc grows its own trie: checked only.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 lang="$1"; nodes="$2"; shift 2
@@ -13,7 +14,9 @@ for t in "${tasks[@]}"; do
   [ "$t" = ctc ] && continue
   tree="outputs/$t/$lang/tree$nodes.json"
   [ "$tree" -nt "$head/$t.safetensors" ] && continue  # calibrated for this very head already
-  total=$(dump_conversations "data/features/$lang")
-  python -m evaluation.calibrate_tree --task "$t" --head "$head" --features "data/features/$lang" \
+  features="${CALIBRATE_ON:-data/features/$lang}"
+  [ -f "$features/index.json" ] || { echo "no held-apart features $features for $head's tree: set CALIBRATE_ON=DUMP" >&2; exit 1; }
+  total=$(dump_conversations "$features")
+  python -m evaluation.calibrate_tree --task "$t" --head "$head" --features "$features" \
     --skip $((total - ${HOLDOUT:-500})) --total "$nodes" --out "$tree"
 done

@@ -8,7 +8,7 @@
 # tables, own/multilingual ratios and heat maps in OUT_DIR.
 # METHOD is a head method that grows its own tree: eagle2 (default) or ctc. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
 # Env: METHOD (eagle2), CONVERSATIONS (2000 per language), STEPS (500), RECIPE (quick), EAGLE2_TREE ($CPU_EAGLE2_TREE from env.sh), TREE_NODES (ctc: $CPU_TREE_NODES),
-#      LIMIT (20 questions per language), ROUNDS (2), OUT_DIR (outputs/specialized_heads/METHOD).
+#      LIMIT (20 questions per language), OUT_DIR (outputs/specialized_heads/METHOD).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
@@ -39,4 +39,4 @@ done
 train_head multi "$(json_list "${dumps[@]}")" $((steps * $#))
 python -m evaluation.drafter_matrix --method "$method" --method-args="$tree_args" \
   --drafters "${drafters[@]}" "multi=$out/heads/multi/final" --generic multi --langs "$@" \
-  --out-dir "$out" --limit "${LIMIT:-20}" --rounds "${ROUNDS:-2}" --max-new-tokens 64
+  --out-dir "$out" --limit "${LIMIT:-20}" --max-new-tokens 64

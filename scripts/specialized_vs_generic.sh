@@ -7,7 +7,7 @@
 # tables, own/generic ratios and heat maps (evaluation/drafter_matrix.py) in OUT_DIR.
 # Env: DISTILL_PROMPTS (2000 per language), TEMPERATURES ("0"; the paper's recipe is "0 0.3 0.7 1.0"),
 #      RECIPE (quick | full), PRETRAIN_STEPS / FINETUNE_STEPS (default: the recipe's), DRAFTER_ARGS (pretrain
-#      key=value overrides, e.g. "task_args.hidden_size=512"), GAMMA (4), LIMIT (20), ROUNDS (2),
+#      key=value overrides, e.g. "task_args.hidden_size=512"), GAMMA (4), LIMIT (20),
 #      OUT_DIR (outputs/specialized), LAUNCH (python; multi-GPU: "accelerate launch --multi_gpu").
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -46,4 +46,4 @@ train_drafter generic $# "$(json_list "${texts[@]}")" "$(json_list "${distilled[
 drafters+=("generic=$out/drafters/generic/finetune/final")
 
 python -m evaluation.drafter_matrix --drafters "${drafters[@]}" --langs "$@" --generic generic --out-dir "$out" \
-  --limit "${LIMIT:-20}" --rounds "${ROUNDS:-2}" --gamma "${GAMMA:-4}" --max-new-tokens 64
+  --limit "${LIMIT:-20}" --gamma "${GAMMA:-4}" --max-new-tokens 64

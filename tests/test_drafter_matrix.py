@@ -1,5 +1,5 @@
 """The language x drafter matrix end to end on a tiny target: every cell is measured against the same
-language's ar, every sd run is lossless, rounds only add questions, and the own/generic ratios are the
+language's ar, every sd run is lossless, a rerun answers nothing twice, and the own/generic ratios are the
 cells' quotients."""
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_matrix_end_to_end(tmp_path):
     out = tmp_path / "matrix"
     argv = ["--drafters", *(f"{k}={v}" for k, v in drafters.items()), "--langs", "de", "fr", "--generic", "generic",
             "--questions", str(tmp_path / "q_{lang}.jsonl"), "--target", target, "--out-dir", str(out),
-            "--limit", "3", "--rounds", "2", "--gamma", "3", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"]
+            "--limit", "3", "--gamma", "3", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"]
     result = drafter_matrix.main(argv)
     cells = result["cells"]
     assert set(cells) == {"de", "fr"} and all(set(row) == {"de", "generic"} for row in cells.values())
@@ -67,7 +67,7 @@ def test_matrix_of_draft_heads(tmp_path):
         "--method", "eagle2", "--method-args", "--total-tokens 8 --depth 3 --top-k 3",
         "--drafters", *(f"{k}={v}" for k, v in heads.items()), "--langs", "de", "fr", "--generic", "multi",
         "--questions", str(tmp_path / "q_{lang}.jsonl"), "--target", target, "--out-dir", str(out),
-        "--limit", "2", "--rounds", "1", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"])
+        "--limit", "2", "--max-new-tokens", "10", "--dtype", "float32", "--warmup", "0"])
     for lang in ("de", "fr"):
         for name in heads:
             rows = load_answers(out / lang / f"{name}.jsonl")

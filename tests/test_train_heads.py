@@ -113,3 +113,7 @@ def test_several_dumps_are_read_in_turn(dump):
     rows, single = task.dataset(), FeatureShards(str(d / "features"))
     assert len(rows) == 6
     assert [rows[i]["input_ids"].tolist() for i in range(6)] == [single[i]["input_ids"].tolist() for i in (1, 2, 3) * 2]
+    held_apart = build_task("medusa", {"data": dumps, "target": target, "limit": -2, "num_heads": 2}).dataset()
+    kept = len(single) - 2  # a negative limit leaves each dump's last conversations apart
+    assert [held_apart[i]["input_ids"].tolist() for i in range(2 * kept)] == \
+        [single[i]["input_ids"].tolist() for i in list(range(kept)) * 2]

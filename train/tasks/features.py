@@ -24,8 +24,9 @@ IGNORE = -100
 class FeatureData:
     def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None = None,
                  limit: int | None = None, skip: int = 0):
-        """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit); several dumps
-        (e.g. one per language, for a multilingual head) are read one after the other."""
+        """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit; a negative
+        limit -n leaves each dump's last n apart, as a slice does); several dumps (e.g. one per language,
+        for a multilingual head) are read one after the other."""
         self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
         self.layer = self.target_model.config.get_text_config().num_hidden_layers
         self.key = hidden_key(self.layer)
@@ -42,7 +43,7 @@ class FeatureData:
     def _part(self, folder: str, limit: int | None, skip: int) -> tuple[FeatureShards, range]:
         """One dump and the conversation indices read from it."""
         shards = FeatureShards(folder)
-        end = min(len(shards), skip + limit) if limit else len(shards)
+        end = len(shards) if not limit else len(shards) + limit if limit < 0 else min(len(shards), skip + limit)
         if end <= skip:
             raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
         if self.key not in shards.keys:
