@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import time
 import uuid
@@ -31,12 +30,6 @@ from model.common.zoo import load_model
 from model.registry import METHODS, build_drafter, method_module
 
 WARMUP_RUNS = 3
-
-
-def round_limits(limit: int, rounds: int) -> list[int]:
-    """Question counts after each of `rounds` rounds (the last is `limit`). Running every method to the
-    next count before any goes further (runs resume) spreads machine drift over all methods alike."""
-    return sorted({math.ceil(limit * r / rounds) for r in range(1, rounds + 1)})
 
 
 def method_options_parser(method: str) -> argparse.ArgumentParser:

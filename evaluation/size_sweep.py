@@ -3,11 +3,11 @@ next to the speedup Leviathan's formula predicts from α, γ and c (evaluation/l
 
     python -m evaluation.size_sweep --drafters D1 D2 ... --questions Q.jsonl --out-dir outputs/size_sweep/de
         [--target gemma-3-270m] [--gammas 1 3 5] [--limit 20] [--max-new-tokens 64] [--dtype auto]
-        [--quantize-drafter] [--rounds 2]
+        [--quantize-drafter]
 
-Runs `ar` and `sd` for every (drafter, γ) through evaluation.run in --rounds rounds: every run answers
-the next slice of questions before any goes further, so machine drift hits all alike (resumable:
-rerunning skips answered questions), then writes sweep.md / sweep.csv / sweep.json and speedup.png
+Runs `ar` and `sd` for every (drafter, γ) side by side (evaluation.side_by_side): every question is
+answered by all runs before the next, so machine drift hits all alike (resumable: rerunning skips
+answered questions), then writes sweep.md / sweep.csv / sweep.json and speedup.png
 (speedup against drafter size, one line per γ, measured solid and predicted dashed) to --out-dir.
 α is the per-token acceptance rate whose expected tokens per verification step E(α, γ) equals the
 measured one (prefill forwards excluded); c is the drafter's single-token step time over the target's,
@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import statistics
 from pathlib import Path
 
 import torch
 
 from data_processing.questions import load_questions
-from evaluation import run
+from evaluation import run, side_by_side
 from evaluation.answers import load_answers
 from evaluation.leviathan import alpha_from_tokens, expected_speedup
 from evaluation.speed import evaluate_file
@@ -117,22 +118,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--quantize-drafter", action="store_true")
     parser.add_argument("--warmup", type=int, default=run.WARMUP_RUNS)
-    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     names = args.names or [Path(d.rstrip("/")).parent.name if Path(d).name == "final" else Path(d).name for d in args.drafters]
     if len(names) != len(args.drafters) or len(set(names)) != len(names):
         raise SystemExit(f"need one distinct name per drafter, got {names}: pass --names")
     out = Path(args.out_dir)
     loaded = load_model(args.target, dtype=args.dtype)  # once, for every run and for the cost ratios
-    quantize = ["--quantize"] if args.quantize_drafter else []
-    for limit in run.round_limits(args.limit, args.rounds):
-        common = ["--target", args.target, "--questions", args.questions, "--limit", str(limit),
-                  "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype, "--warmup", str(args.warmup)]
-        run.main(["--method", "ar", "--out", str(out / "ar.jsonl"), *common], loaded)
-        for name, drafter in zip(names, args.drafters):
-            for gamma in args.gammas:
-                run.main(["--method", "sd", "--drafter", drafter, "--gamma", str(gamma), *quantize,
-                          "--out", str(out / f"sd-{name}-g{gamma}.jsonl"), *common], loaded)
+    quantize = " --quantize" if args.quantize_drafter else ""
+    runs = ["--run", "ar=--method ar"]
+    for name, drafter in zip(names, args.drafters):
+        for gamma in args.gammas:
+            runs += ["--run", f"sd-{name}-g{gamma}=--method sd --drafter {shlex.quote(drafter)} --gamma {gamma}{quantize}"]
+    side_by_side.main(["--questions", args.questions, "--out-dir", str(out), "--target", args.target,
+                       "--limit", str(args.limit), "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
+                       "--warmup", str(args.warmup), *runs], loaded)
 
     target_model, tokenizer = loaded
     prompt_ids = tokenizer(load_questions(args.questions)[0]["turns"][0]).input_ids

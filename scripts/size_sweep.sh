@@ -6,7 +6,7 @@
 # OUT_DIR/LANG. Multi-GPU training: LAUNCH="accelerate launch --multi_gpu".
 # env: SIZES ("hidden:layers:heads:intermediate ...", default 4 sizes from ~0.6M to ~17M parameters),
 #      PRETRAIN_STEPS (600), FINETUNE_STEPS (300), GAMMAS ("1 3 5"), LIMIT (20), DISTILL_PROMPTS (9000),
-#      ROUNDS (2: the runs answer the questions in interleaved rounds), OUT_DIR (outputs/size_sweep; results go to OUT_DIR/LANG)
+#      OUT_DIR (outputs/size_sweep; results go to OUT_DIR/LANG)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 lang="${1:-de}"
@@ -30,4 +30,4 @@ for size in ${SIZES:-64:1:2:192 128:2:4:384 256:2:4:768 512:4:8:1536}; do
 done
 # shellcheck disable=SC2086  # GAMMAS is a list of numbers
 python -m evaluation.size_sweep --drafters "${drafters[@]}" --names "${names[@]}" \
-  --questions "data/questions/translation_${lang}.jsonl" --out-dir "$out" --gammas ${GAMMAS:-1 3 5} --limit "${LIMIT:-20}" --rounds "${ROUNDS:-2}"
+  --questions "data/questions/translation_${lang}.jsonl" --out-dir "$out" --gammas ${GAMMAS:-1 3 5} --limit "${LIMIT:-20}"

@@ -10,15 +10,9 @@ from test_eagle import random_head
 from test_size_sweep import save_drafter
 from tiny import save_tiny_checkpoint
 
-from evaluation import drafter_matrix, equal, run
+from evaluation import drafter_matrix, equal
 from evaluation.answers import load_answers
 from model.common.zoo import load_model
-
-
-def test_round_limits():
-    assert run.round_limits(20, 2) == [10, 20]
-    assert run.round_limits(5, 3) == [2, 4, 5]
-    assert run.round_limits(3, 1) == [3]
 
 
 def write_questions(folder, count: int = 3) -> None:

@@ -45,7 +45,7 @@ def test_size_sweep_end_to_end(tiny_setup):
     d, target, questions = tiny_setup
     drafters = [save_drafter(d / "small", 1), save_drafter(d / "large", 3)]
     argv = ["--drafters", *drafters, "--questions", questions, "--target", target, "--out-dir", str(d / "sweep"),
-            "--gammas", "1", "3", "--limit", "3", "--rounds", "2", "--max-new-tokens", "12", "--dtype", "float32", "--warmup", "0"]
+            "--gammas", "1", "3", "--limit", "3", "--max-new-tokens", "12", "--dtype", "float32", "--warmup", "0"]
     rows = size_sweep.main(argv)
     assert [(r["drafter"], r["gamma"]) for r in rows] == [("small", 1), ("small", 3), ("large", 1), ("large", 3)]
     assert rows[0]["params_M"] < rows[2]["params_M"]
@@ -59,7 +59,10 @@ def test_size_sweep_end_to_end(tiny_setup):
     for name in ("sweep.md", "sweep.csv", "sweep.json", "speedup.png"):
         assert (d / "sweep" / name).stat().st_size > 0
     answered = [len((d / "sweep" / f"{name}.jsonl").read_text().splitlines()) for name in ("ar", "sd-small-g1", "sd-large-g3")]
-    assert answered == [3, 3, 3]  # two rounds (2 questions, then the third), nothing answered twice
+    assert answered == [3, 3, 3]
+    before = {f.name: f.read_text() for f in (d / "sweep").glob("*.jsonl")}
+    size_sweep.main(argv)  # a rerun resumes: nothing is answered twice
+    assert {f.name: f.read_text() for f in (d / "sweep").glob("*.jsonl")} == before
     for drafter in ("small", "large"):  # every sd run is lossless against ar
         equal.main(["--baseline", str(d / "sweep" / "ar.jsonl"), "--answers", str(d / "sweep" / f"sd-{drafter}-g3.jsonl"),
                     "--tie-tolerance", "0"])
