@@ -11,9 +11,10 @@ A drafter is an `sd` draft model (--drafter PATH, with --gamma) or, for the head
 all heads for eagle/medusa/hydra, or eagle2's --total-tokens).
 
 The target is loaded once. Per language, `ar` and every drafter answer side by side, question by
-question (evaluation.side_by_side), so machine drift hits all drafters alike. Rerunning resumes. Writes matrix.md (one table for
-MAT and one for speedup, plus the specialized/generic ratios when --generic names a drafter and other
-drafters are named after languages), matrix.json and matrix.png (two heat maps) to --out-dir.
+question (evaluation.side_by_side), so machine drift hits all drafters alike. Rerunning resumes.
+Writes matrix.md (one table for MAT and one for speedup, plus the specialized/generic ratios when
+--generic names a drafter and other drafters are named after languages), matrix.json and matrix.png
+(two heat maps) to --out-dir.
 """
 from __future__ import annotations
 
