@@ -2,6 +2,8 @@
 dynamic-tree selection, and static-tree building."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from test_lossless_tiny import MODELS, prompts, reference_greedy
@@ -31,6 +33,7 @@ def test_eagle_lossless_on_tiny_models(name, tmp_path):
     reduced = random_head(target.model, tmp_path / "reduced", DraftVocab(list(range(3, 60)), 96), seed=1)
     cfg = GenerationConfig(max_new_tokens=30)
     variants = [("eagle2", {"head": full}), ("eagle2", {"head": reduced, "depth": 3, "top_k": 4, "total_tokens": 12}),
+                ("eagle2", {"head": full, "depth": 8, "top_k": 2, "total_tokens": 10, "min_path_prob": 0.05}),
                 ("eagle", {"head": full, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced})]
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
@@ -91,6 +94,34 @@ def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
     assert all(pool[i].parent in chosen or pool[i].parent == -1 for i in chosen)
     assert max(draft.depths()) <= 5
     assert drafter.cache.get_seq_length() == state.cached_len  # drafted entries are cut off again
+
+
+@pytest.mark.parametrize("sharpness, min_path_prob", [(20.0, 0.02), (10.0, 0.5), (1.0, 0.9)])
+def test_dynamic_tree_grows_only_confident_nodes(sharpness, min_path_prob):
+    """Only nodes whose path probability reaches min_path_prob get children; growth stops when none does."""
+    target = Target(tiny_llama())
+    torch.manual_seed(0)
+    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
+    with torch.no_grad():
+        net.head.mul_(sharpness)  # a sharper random head keeps some paths probable for several levels
+    policy = DynamicTree(depth=6, top_k=3, total_tokens=40, min_path_prob=min_path_prob)
+    drafter = EagleDrafter(net, policy)
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    seen = {}
+    real_select = policy.select
+    policy.select = lambda pool: (seen.setdefault("pool", list(pool)), real_select(pool))[1]
+    drafter.propose(state)
+    pool, floor = seen["pool"], math.log(min_path_prob)
+    parents = {node.parent for node in pool if node.parent >= 0}
+    assert all(pool[i].score >= floor for i in parents)
+    deepest = max(len(node.path) for node in pool)
+    if deepest < policy.depth:  # stopped early: nothing at the last level was confident enough to grow
+        assert all(node.score < floor for node in pool if len(node.path) == deepest)
+    assert (deepest < policy.depth) == (min_path_prob > 0.1)  # with this seed: 7 levels, 5 levels, 1 level
+    if sharpness == 1.0:  # a flat head over 96 tokens: no path reaches 0.9, so only the root's children
+        assert len(pool) == policy.top_k and deepest == 1
+    assert drafter.cache.get_seq_length() == state.cached_len
 
 
 def test_static_tree_follows_rank_paths(tmp_path):

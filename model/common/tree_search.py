@@ -12,6 +12,7 @@ sampling treats as point masses: lossless at any temperature.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,17 +53,24 @@ class StaticTree:
 
 
 class DynamicTree:
-    """Grow the top_k most probable nodes of each level, then rerank the whole pool by path probability."""
+    """Grow the top_k most probable nodes of each level, then rerank the whole pool by path probability.
 
-    def __init__(self, depth: int, top_k: int, total_tokens: int):
+    With min_path_prob > 0, only nodes whose path probability reaches it are grown, and the tree stops
+    growing when none does: confident stretches (e.g. copied text) draft deep, uncertain ones save the
+    draft forwards whose nodes would rarely be accepted (EAGLE-2 found the draft's path probability a
+    good predictor of acceptance)."""
+
+    def __init__(self, depth: int, top_k: int, total_tokens: int, min_path_prob: float = 0.0):
         self.depth, self.top_k, self.total_tokens = depth + 1, top_k, total_tokens  # depth counts expansions
+        self.min_score = math.log(min_path_prob) if min_path_prob > 0 else -math.inf
 
     def children(self, node: Node | None, logp: torch.Tensor) -> list[tuple[int, float, int]]:
         values, ids = logp.topk(self.top_k)
         return [(int(t), float(v), r) for r, (t, v) in enumerate(zip(ids.tolist(), values.tolist()))]
 
     def frontier(self, candidates: list[int], pool: list[Node]) -> list[int]:
-        return sorted(candidates, key=lambda i: (-pool[i].score, i))[: self.top_k]
+        confident = [i for i in candidates if pool[i].score >= self.min_score]
+        return sorted(confident, key=lambda i: (-pool[i].score, i))[: self.top_k]
 
     def select(self, pool: list[Node]) -> list[int]:
         # a child never scores above its parent and comes later in the pool, so the top set is a tree
