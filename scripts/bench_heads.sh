@@ -15,7 +15,7 @@ nodes="${TREE_NODES:-$CPU_TREE_NODES}"
 methods="${METHODS:-ar pld lookahead eagle eagle2 medusa hydra ctc}"
 out="${OUT_DIR:-outputs/bench/$(IFS=-; echo "${langs[*]}")}"
 head_langs=("${langs[@]}"); [ -n "${HEAD_LANG:-}" ] && head_langs=("$HEAD_LANG")
-tasks=$(for t in eagle medusa hydra ctc; do [[ " $methods " == *" $t"* ]] && echo "$t"; done)
+tasks=$(for t in eagle medusa hydra ctc; do if [[ " $methods " == *" $t"* ]]; then echo "$t"; fi; done)
 for hl in "${head_langs[@]}"; do
   [ -z "$tasks" ] || bash "$here/calibrate_trees.sh" "$hl" "$nodes" $tasks
 done
