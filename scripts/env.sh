@@ -28,6 +28,10 @@ fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT"
 
+json_list() {  # ARGS... -> a JSON list of them, for list-valued train.run overrides (task_args.data=[...])
+  python -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"
+}
+
 dump_conversations() {  # DIR -> conversations written to the hidden-state dump DIR (head training, tree calibration)
   python -c "import json, sys; print(sum(s['count'] for s in json.load(open(sys.argv[1]))['shards']))" "$1/index.json"
 }

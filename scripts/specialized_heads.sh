@@ -28,8 +28,6 @@ train_head() {  # NAME DATA STEPS: one head on the first $conversations conversa
     "task_args.limit=$conversations" "steps=$3"
 }
 
-json_list() { python -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"; }
-
 dumps=(); drafters=()
 for lang in "$@"; do
   DISTILL_PROMPTS="$conversations" bash "$here/train/features.sh" "$lang"

@@ -20,7 +20,6 @@ finetune_config="train/configs/drafter_lm_${recipe}_finetune.json"
 steps_of() { python -c "import json, sys; print(json.load(open(sys.argv[1]))['steps'])" "$1"; }
 pretrain_steps="${PRETRAIN_STEPS:-$(steps_of "$pretrain_config")}"
 finetune_steps="${FINETUNE_STEPS:-$(steps_of "$finetune_config")}"
-json_list() { python -c "import json, sys; print(json.dumps(sys.argv[1:]))" "$@"; }
 
 for lang in "$@"; do
   [ -f "data/train/$lang.jsonl" ] || python -m data_processing.build_translation --langs "$lang" --out-dir data

@@ -22,9 +22,8 @@ for dump in "${dumps[@]}"; do
   [ -f "data/features/$dump/index.json" ] || bash "$here/features.sh" "$dump"
   folders+=("data/features/$dump")
 done
-data=$(python -c "import json, sys; print(json.dumps(sys.argv[1:]))" "${folders[@]}")
 ${LAUNCH:-python} -m train.run --config "train/configs/${task}_${RECIPE:-quick}.json" --resume "output_dir=$out" \
-  "task_args.data=$data" "task_args.limit=-$holdout" ${STEPS:+"steps=$STEPS"} "$@"
+  "task_args.data=$(json_list "${folders[@]}")" "task_args.limit=-$holdout" ${STEPS:+"steps=$STEPS"} "$@"
 if [ "$task" != ctc ]; then
   CALIBRATE_ON="${folders[0]}" HOLDOUT="$holdout" bash "$here/../calibrate_trees.sh" multi "$CPU_TREE_NODES" "$task"
 fi
