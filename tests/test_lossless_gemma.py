@@ -1,5 +1,5 @@
-"""Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2 (untrained heads) and tree
-drafts emit plain decoding's tokens,
+"""Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2, Medusa, Hydra (plain and
+with Hydra++'s context layer) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
 on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
 from __future__ import annotations
 
@@ -20,8 +20,12 @@ from model.ctc.drafter import Config as CtcConfig
 from model.ctc.drafter import CtcDrafter
 from model.eagle.drafter import EagleDrafter
 from model.eagle.net import new_net
+from model.hydra import net as hydra_net
+from model.hydra.drafter import HydraDrafter
 from model.lookahead.drafter import Config as LookaheadConfig
 from model.lookahead.drafter import LookaheadDrafter
+from model.medusa import net as medusa_net
+from model.medusa.drafter import MedusaDrafter
 from model.pld.drafter import Config as PldConfig
 from model.pld.drafter import PromptLookupDrafter
 from model.sd.drafter import Config as SdConfig
@@ -42,13 +46,20 @@ def setup(gemma_fp32):
     # an untrained CTC head, its slots randomised so drafts vary
     ctc = ctc_net.new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
                           intermediate_size=256, slots=4)
-    for slot in ctc.slots:
-        torch.nn.init.normal_(slot.linear.weight, std=0.05)
-    return target, tokenizer, random_drafter, (eagle_net, ctc)
+    # untrained Medusa / Hydra heads; Medusa's zero-initialised blocks randomised so its heads differ
+    vocab = DraftVocab(list(range(4096)), target.vocab_size)
+    medusa = medusa_net.new_net(model, vocab, num_heads=3)
+    for block in (*ctc.slots, *(head[0] for head in medusa.heads)):
+        torch.nn.init.normal_(block.linear.weight, std=0.05)
+    hydra = hydra_net.new_net(model, vocab, num_heads=3)
+    hydra_context = hydra_net.new_net(model, vocab, num_heads=3, context_layers=1, context_heads=4, context_kv_heads=4,
+                                      context_intermediate_size=256)
+    return target, tokenizer, random_drafter, (eagle_net, ctc, medusa, hydra, hydra_context)
 
 
 def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, max_new_tokens: int) -> None:
-    eagle_net, ctc = heads
+    eagle_net, ctc, medusa, hydra, hydra_context = heads
+    tree = StaticTree(default_tree(12, 3, 3))
     ids = tokenizer(prompt).input_ids
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
     plain = generate(ids, target, PlainDrafter(), cfg, tokenizer)
@@ -61,6 +72,9 @@ def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, m
         EagleDrafter(eagle_net, DynamicTree(depth=3, top_k=4, total_tokens=16)),
         EagleDrafter(eagle_net, StaticTree(default_tree(12, 4, 3))),
         CtcDrafter(ctc, CtcConfig(beam=8, top_k=4, total_tokens=12)),
+        MedusaDrafter(medusa, tree),
+        HydraDrafter(hydra, tree),
+        HydraDrafter(hydra_context, tree),
     ):
         out = generate(ids, target, drafter, cfg, tokenizer)
         assert out.tokens == plain.tokens, f"{type(drafter).__name__} diverged on {prompt!r}"

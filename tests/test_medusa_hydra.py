@@ -1,5 +1,6 @@
 """Medusa and Hydra: greedy lossless with untrained heads on tiny models, Medusa's tree uses each head's
-own candidates at its depth, Hydra's candidates depend on the path."""
+own candidates at its depth, Hydra's candidates depend on the path, and Hydra++'s context cache
+holds exactly the committed text."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ from test_lossless_tiny import MODELS, prompts, reference_greedy
 from tiny import tiny_llama
 
 from model.common.accept import AcceptConfig
-from model.common.loop import GenerationConfig, generate
+from model.common.loop import GenerationConfig, Stopper, commit, generate
 from model.common.target import Target
 from model.common.tree_search import StaticTree
 from model.hydra.drafter import HydraDrafter
@@ -17,6 +18,9 @@ from model.medusa.drafter import MedusaDrafter
 from model.medusa.net import new_net as new_medusa
 from model.registry import build_drafter
 from model.sd.vocab import DraftVocab
+
+
+CONTEXT = {"context_layers": 1, "context_heads": 2, "context_kv_heads": 2, "context_intermediate_size": 48}  # Hydra++
 
 
 def randomize(net, seed: int):
@@ -33,13 +37,38 @@ def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
     vocab = DraftVocab(list(range(3, 70)), 96)
     randomize(new_medusa(target.model, num_heads=3), 0).save(tmp_path / "medusa")
     randomize(new_hydra(target.model, vocab, num_heads=3), 1).save(tmp_path / "hydra")
+    randomize(new_hydra(target.model, vocab, num_heads=3, **CONTEXT), 2).save(tmp_path / "hydra-context")
     cfg = GenerationConfig(max_new_tokens=30)
+    heads = (("medusa", "medusa", {"total_tokens": 20, "top_k": 4}), ("hydra", "hydra", {"total_tokens": 12, "top_k": 3}),
+             ("hydra", "hydra-context", {"total_tokens": 12, "top_k": 3}))
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
-        for method, options in (("medusa", {"total_tokens": 20, "top_k": 4}), ("hydra", {"total_tokens": 12, "top_k": 3})):
-            drafter = build_drafter(method, target, {"head": str(tmp_path / method), **options}, accept=AcceptConfig())
+        for method, head, options in heads:
+            drafter = build_drafter(method, target, {"head": str(tmp_path / head), **options}, accept=AcceptConfig())
             out = generate(prompt, target, drafter, cfg)
-            assert out.tokens == expected, f"{method} diverged from plain decoding"
+            assert out.tokens == expected, f"{head} diverged from plain decoding"
+
+
+def test_hydra_context_cache_follows_the_committed_text():
+    """After every step, partial acceptances included, the cached context equals one pass over the committed features."""
+    target = Target(tiny_llama())
+    net = randomize(new_hydra(target.model, num_heads=2, **CONTEXT), 5)
+    drafter = HydraDrafter(net, StaticTree([(rank,) for rank in range(24)] + [(0, 0), (1, 0)]))  # wide: random heads hit
+    accept, stopper = AcceptConfig(), Stopper(GenerationConfig(max_new_tokens=100))
+    state = target.prefill([1, 4, 8, 15, 16, 23], accept, drafter.hidden_layers)
+    drafter.reset(state)
+    accepted_some = False
+    for _ in range(12):
+        verdict = target.verify(state, drafter.propose(state), accept, drafter.hidden_layers)
+        commit(state, verdict, stopper)
+        drafter.update(state, verdict)
+        accepted_some |= 0 < len(verdict.accepted)
+        assert drafter.cache.get_seq_length() == state.cached_len
+        with torch.inference_mode():
+            hidden = target.model(torch.tensor([state.tokens[:-1]]), output_hidden_states=True).hidden_states[-1]
+            whole = net.contextualize(hidden)[0, -1]
+        torch.testing.assert_close(drafter.feature, whole, atol=1e-4, rtol=1e-4)
+    assert accepted_some, "no draft token was ever accepted: partial acceptance untested"
 
 
 def test_medusa_nodes_take_their_heads_candidates():

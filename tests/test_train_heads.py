@@ -37,26 +37,31 @@ def dump(tmp_path_factory):
     return d, target
 
 
-TASKS = {  # task -> (its own arguments, the methods that draft with it)
-    "eagle": ({"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0}, ("eagle", "eagle2")),
-    "medusa": ({"num_heads": 3}, ("medusa",)),
-    "hydra": ({"num_heads": 3}, ("hydra",)),
-    "ctc": ({"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "slots": 4, "ctc_tokens": 2,
-             "ctc_weight": 1.0}, ("ctc",)),
+HEADS = {  # head -> (its training task, the task's own arguments, the methods that draft with it)
+    "eagle": ("eagle", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0}, ("eagle", "eagle2")),
+    "medusa": ("medusa", {"num_heads": 3}, ("medusa",)),
+    "hydra": ("hydra", {"num_heads": 3}, ("hydra",)),
+    "hydra-context": ("hydra", {"num_heads": 3, "context_layers": 1, "context_heads": 2, "context_kv_heads": 2,
+                                "context_intermediate_size": 64}, ("hydra",)),
+    "ctc": ("ctc", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "slots": 4, "ctc_tokens": 2,
+                    "ctc_weight": 1.0}, ("ctc",)),
 }
+TASKS = sorted({task for task, _, _ in HEADS.values()})
 STATIC_TREES = ("eagle", "medusa", "hydra")  # the methods calibrate_tree picks a tree for
 
 
-def config(d: Path, target: str, task: str, steps: int) -> TrainConfig:
-    return TrainConfig(task=task, output_dir=str(d / task), steps=steps, batch_size=4, lr=3e-3, warmup_steps=1,
+def config(d: Path, target: str, head: str, steps: int) -> TrainConfig:
+    task, args, _ = HEADS[head]
+    return TrainConfig(task=task, output_dir=str(d / head), steps=steps, batch_size=4, lr=3e-3, warmup_steps=1,
                        save_every=10, log_every=5,
-                       task_args={"data": str(d / "features"), "target": target, "draft_vocab_size": 48, **TASKS[task][0]})
+                       task_args={"data": str(d / "features"), "target": target, "draft_vocab_size": 48, **args})
 
 
-@pytest.mark.parametrize("task", list(TASKS))
-def test_head_trains_and_drafts_losslessly(dump, task):
+@pytest.mark.parametrize("name", list(HEADS))
+def test_head_trains_and_drafts_losslessly(dump, name):
     d, target = dump
-    cfg = config(d, target, task, steps=30)
+    cfg = config(d, target, name, steps=30)
+    task = cfg.task
     task_obj = build_task(cfg.task, cfg.task_args)
     if task == "ctc":  # the CTC term alone must fall too, on a fixed batch
         torch.manual_seed(0)
@@ -67,7 +72,7 @@ def test_head_trains_and_drafts_losslessly(dump, task):
     log = train(cfg, task_obj)
     first, last = sum(r["loss"] for r in log[:5]) / 5, sum(r["loss"] for r in log[-5:]) / 5
     assert last < 0.7 * first, f"loss {first:.3f} -> {last:.3f}"
-    head = d / task / "final"
+    head = d / name / "final"
     model, _ = load_model(target, dtype="float32", device="cpu")
     if task == "eagle":
         assert load_net(head, model).vocab.size == 49
@@ -85,14 +90,14 @@ def test_head_trains_and_drafts_losslessly(dump, task):
     common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16", "--warmup", "0"]
     if not (d / "ar.jsonl").exists():
         run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
-    for method in TASKS[task][1]:
-        tree = ["--tree", str(d / f"{task}-tree.json")] if method in STATIC_TREES else []
+    for method in HEADS[name][2]:
+        tree = ["--tree", str(d / f"{name}-tree.json")] if method in STATIC_TREES else []
         if tree:  # a static tree picked from the heads' measured accuracy on conversations 4..
             calibrate_tree.main(["--task", task, "--head", str(head), "--features", str(d / "features"), "--skip", "4",
                                  "--target", target, "--total", "6", "--top-k", "3", "--out", tree[1]])
             assert len(load_tree(tree[1])) == 6
-        run.main(["--method", method, "--head", str(head), *tree, "--out", str(d / f"{method}.jsonl"), *common])
-        equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / f"{method}.jsonl"), "--tie-tolerance", "0"])
+        run.main(["--method", method, "--head", str(head), *tree, "--out", str(d / f"{name}-{method}.jsonl"), *common])
+        equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / f"{name}-{method}.jsonl"), "--tie-tolerance", "0"])
 
 
 def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):

@@ -2,13 +2,16 @@
 
 Level d's nodes are expanded together by head d+1, each reading the feature behind the pending
 token and the embeddings of the pending token and its own path; one small MLP pass per level.
+With context layers (Hydra++) that feature is their output, and their KV cache is extended with the
+committed positions' target features after every step (drafted nodes never enter it).
 """
 from __future__ import annotations
 
 import torch
+from transformers import DynamicCache
 
 from model.common.heads import place
-from model.common.state import DecodeState
+from model.common.state import DecodeState, Verdict
 from model.common.static_tree import TreeHeadConfig
 from model.common.tree import Draft
 from model.common.tree_search import Node, StaticTree, grow, path_tokens, to_draft
@@ -19,8 +22,25 @@ from model.medusa.drafter import MedusaDrafter
 Config = TreeHeadConfig
 
 
-class HydraDrafter(MedusaDrafter):  # same feature bookkeeping; the heads read the path too
+class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read the path (and the context) too
     label = "Hydra"
+
+    def reset(self, state: DecodeState) -> None:
+        self.cache = DynamicCache()
+        self.feature = self._contextualize(state.hidden[self.hidden_layers[0]], 0)
+
+    def update(self, state: DecodeState, verdict: Verdict) -> None:
+        features = verdict.hidden[self.hidden_layers[0]]  # the old pending token and the accepted nodes
+        self.feature = self._contextualize(features, state.cached_len - len(features))
+
+    @torch.inference_mode()
+    def _contextualize(self, features: torch.Tensor, start: int) -> torch.Tensor:
+        """Feed the features of positions start.. to the context layers; the heads' feature for the newest one."""
+        if self.net.context is None:
+            return features[-1]
+        device = self.net.param_like().device
+        positions = torch.arange(start, start + len(features), device=device)[None]
+        return self.net.contextualize(features[None].to(device), position_ids=positions, cache=self.cache)[0, -1]
 
     def _logp(self, prefixes: torch.Tensor) -> torch.Tensor:
         """Target-id prefixes (F, k) starting with the pending token -> head k's log-probs (F, V')."""

@@ -4,6 +4,11 @@ Head k (1-based) predicts x_{t+1+k} from the target's feature at position t AND 
 x_{t+1} .. x_{t+k} (the pending token and the draft tokens above it on the path), so a node's
 candidates depend on its path, unlike Medusa's. Each head: Linear((k+1)H -> H), residual blocks
 `h + SiLU(W h)`, then the target's LM head.
+
+Optionally (Hydra++'s prefix attention, `context_layers` > 0) the feature the heads read is first
+passed through decoder layer(s) of their own that attend over every earlier feature of the
+sequence, so the heads see more than the last position (e.g. a source name to copy). Those layers
+are transformers' Llama layers with their own KV cache, fed only committed positions.
 """
 from __future__ import annotations
 
@@ -12,12 +17,15 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import DynamicCache, LlamaModel
 
 from model.common.heads import FrozenTarget, load_head, save_head, target_parts
+from model.eagle.net import EagleShape
 from model.medusa.net import ResBlock
 from model.sd.vocab import DraftVocab
 
 KIND = "hydra"
+UNUSED = ("context.embed_tokens",)  # the context layers are fed inputs_embeds; their 1-row table is never saved
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,14 @@ class HydraShape:
     feature_layer: int  # target hidden_states index the heads read (num_hidden_layers: the LM head's input)
     num_heads: int = 4
     layers: int = 1  # residual blocks per head after its input projection
+    context_layers: int = 0  # Hydra++ prefix-attention decoder layers over the features (0: none, plain Hydra)
+    context_heads: int = 8
+    context_kv_heads: int = 8
+    context_intermediate_size: int = 1728
+
+    def context_config(self):
+        return EagleShape(self.hidden_size, self.feature_layer, heads=self.context_heads, kv_heads=self.context_kv_heads,
+                          intermediate_size=self.context_intermediate_size, layers=self.context_layers).llama_config()
 
 
 class HydraNet(FrozenTarget):
@@ -36,18 +52,38 @@ class HydraNet(FrozenTarget):
         self.heads = nn.ModuleList(
             nn.Sequential(nn.Linear((k + 2) * hidden, hidden), *(ResBlock(hidden) for _ in range(shape.layers)))
             for k in range(shape.num_heads))
+        self.context = LlamaModel(shape.context_config()) if shape.context_layers else None
+        if self.context is not None:
+            self.context.embed_tokens.requires_grad_(False)
+
+    def contextualize(
+        self,
+        features: torch.Tensor,  # (B, T, H) the target's features
+        attention_mask: torch.Tensor | None = None,  # (B, T) padding
+        position_ids: torch.Tensor | None = None,  # (B, T)
+        cache: DynamicCache | None = None,
+    ) -> torch.Tensor:
+        """The features the heads read (B, T, H): the target's own, or the context layers' output over them."""
+        features = features.to(self.param_like().dtype)
+        if self.context is None:
+            return features
+        return self.context(inputs_embeds=features, attention_mask=attention_mask, position_ids=position_ids,
+                            past_key_values=cache, use_cache=cache is not None).last_hidden_state
 
     def head_feature(self, features: torch.Tensor, prefix_embeds: torch.Tensor) -> torch.Tensor:
-        """features (N, H), prefix_embeds (N, k, H) of x_{t+1}..x_{t+k} -> head k's feature (N, H)."""
+        """features (N, H) (contextualized), prefix_embeds (N, k, H) of x_{t+1}..x_{t+k} -> head k's feature (N, H)."""
         k = prefix_embeds.shape[1]
         return self.heads[k - 1](torch.cat([features.to(prefix_embeds.dtype), prefix_embeds.flatten(1)], dim=-1))
 
-    def forward(self, features: torch.Tensor, prefix_embeds: torch.Tensor) -> torch.Tensor:
-        """Every head at once (one call per training step, as DDP wants): (N, H), (N, K, H) -> (N, K, H)."""
-        return torch.stack([self.head_feature(features, prefix_embeds[:, : k + 1]) for k in range(len(self.heads))], dim=1)
+    def forward(self, features: torch.Tensor, attention_mask: torch.Tensor, prefix_embeds: torch.Tensor) -> torch.Tensor:
+        """Every head at every real position at once (one call per training step, as DDP wants):
+        features (B, T, H), attention_mask (B, T), prefix_embeds (N, K, H) of the N real positions -> (N, K, H)."""
+        real = attention_mask.bool()
+        context = self.contextualize(features, attention_mask)[real]
+        return torch.stack([self.head_feature(context, prefix_embeds[:, : k + 1]) for k in range(len(self.heads))], dim=1)
 
     def save(self, folder: str | Path) -> None:
-        save_head(self, folder, KIND, self.shape)
+        save_head(self, folder, KIND, self.shape, skip=UNUSED)
 
 
 def new_net(target_model, vocab: DraftVocab | None = None, **shape_args) -> HydraNet:
@@ -57,4 +93,4 @@ def new_net(target_model, vocab: DraftVocab | None = None, **shape_args) -> Hydr
 
 
 def load_net(folder: str | Path, target_model) -> HydraNet:
-    return load_head(folder, KIND, HydraShape, HydraNet, target_model)
+    return load_head(folder, KIND, HydraShape, HydraNet, target_model, skip=UNUSED)
