@@ -15,7 +15,7 @@ from model.common.state import DecodeState, Verdict
 from model.common.static_tree import TreeHeadConfig
 from model.common.tree import Draft
 from model.common.tree_search import Node, StaticTree, grow, path_tokens, to_draft
-from model.hydra.net import load_net
+from model.hydra.net import HydraNet, load_net
 from model.medusa.drafter import MedusaDrafter
 
 
@@ -24,6 +24,10 @@ Config = TreeHeadConfig
 
 class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read the path (and the context) too
     label = "Hydra"
+
+    def __init__(self, net: HydraNet, policy: StaticTree):
+        super().__init__(net, policy)
+        self.cache = DynamicCache()  # the context layers' (Hydra++), over committed positions only
 
     def reset(self, state: DecodeState) -> None:
         self.cache = DynamicCache()
