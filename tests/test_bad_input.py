@@ -60,6 +60,8 @@ def test_bad_generation_settings():
         AcceptConfig(top_p=0)
     with pytest.raises(ValueError, match="gamma"):
         method_config("sd", {"gamma": 0})
+    with pytest.raises(ValueError, match="drop --tree"):
+        method_config("hydra", {"dynamic": True, "tree": "tree.json"})
 
 
 @pytest.mark.parametrize("method", ["eagle", "eagle2", "medusa", "hydra", "ctc"])

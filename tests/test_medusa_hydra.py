@@ -1,6 +1,6 @@
 """Medusa and Hydra: greedy lossless with untrained heads on tiny models, Medusa's tree uses each head's
-own candidates at its depth, Hydra's candidates depend on the path, and Hydra++'s context cache
-holds exactly the committed text."""
+own candidates at its depth, Hydra's candidates depend on the path, Hydra++'s context cache holds
+exactly the committed text, and both stay lossless on a dynamic (EAGLE-2) tree."""
 from __future__ import annotations
 
 import pytest
@@ -40,13 +40,15 @@ def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
     randomize(new_hydra(target.model, vocab, num_heads=3, **CONTEXT), 2).save(tmp_path / "hydra-context")
     cfg = GenerationConfig(max_new_tokens=30)
     heads = (("medusa", "medusa", {"total_tokens": 20, "top_k": 4}), ("hydra", "hydra", {"total_tokens": 12, "top_k": 3}),
-             ("hydra", "hydra-context", {"total_tokens": 12, "top_k": 3}))
+             ("hydra", "hydra-context", {"total_tokens": 12, "top_k": 3}),
+             ("medusa", "medusa", {"dynamic": True, "total_tokens": 10, "top_k": 3}),
+             ("hydra", "hydra-context", {"dynamic": True, "total_tokens": 10, "top_k": 3, "min_path_prob": 0.05}))
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
         for method, head, options in heads:
             drafter = build_drafter(method, target, {"head": str(tmp_path / head), **options}, accept=AcceptConfig())
             out = generate(prompt, target, drafter, cfg)
-            assert out.tokens == expected, f"{head} diverged from plain decoding"
+            assert out.tokens == expected, f"{head} {options} diverged from plain decoding"
 
 
 def test_hydra_context_cache_follows_the_committed_text():

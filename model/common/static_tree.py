@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 RankPath = tuple[int, ...]
@@ -45,24 +44,6 @@ def default_tree(total: int, depth: int, top_k: int) -> list[RankPath]:
     """A tree of `total` nodes from the default prior, at most `depth` deep and `top_k` wide per node."""
     prior = list(DEFAULT_RANK_PRIOR[:top_k])
     return best_tree([prior] * depth, total)
-
-
-@dataclass(frozen=True)
-class TreeHeadConfig:
-    """Options of the methods that verify a static tree of head candidates (medusa, hydra)."""
-
-    head: str = ""  # folder of trained heads (train/tasks/<method>.py)
-    tree: str = ""  # JSON list of rank paths (python -m evaluation.calibrate_tree writes one); empty: the default tree
-    total_tokens: int = 60  # nodes of the default tree
-    top_k: int = 10  # widest branching of the default tree
-
-    def __post_init__(self) -> None:
-        if self.total_tokens < 1 or self.top_k < 1:
-            raise ValueError(f"need total_tokens >= 1 and top_k >= 1, got {self.total_tokens}, {self.top_k}")
-
-    def paths(self, depth: int) -> list[RankPath]:
-        """The --tree file, or the default tree at most `depth` deep."""
-        return load_tree(self.tree) if self.tree else default_tree(self.total_tokens, depth, self.top_k)
 
 
 def check_tree(paths: list[RankPath]) -> list[RankPath]:

@@ -1,4 +1,5 @@
-"""`hydra`: sequentially dependent heads grow a static tree level by level.
+"""`hydra`: sequentially dependent heads grow a tree level by level (a static one, or with --dynamic
+EAGLE-2's confidence-ranked one).
 
 Level d's nodes are expanded together by head d+1, each reading the feature behind the pending
 token and the embeddings of the pending token and its own path; one small MLP pass per level.
@@ -12,9 +13,8 @@ from transformers import DynamicCache
 
 from model.common.heads import place
 from model.common.state import DecodeState, Verdict
-from model.common.static_tree import TreeHeadConfig
 from model.common.tree import Draft
-from model.common.tree_search import Node, StaticTree, grow, path_tokens, to_draft
+from model.common.tree_search import Node, Policy, TreeHeadConfig, grow, path_tokens, to_draft
 from model.hydra.net import HydraNet, load_net
 from model.medusa.drafter import MedusaDrafter
 
@@ -25,7 +25,7 @@ Config = TreeHeadConfig
 class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read the path (and the context) too
     label = "Hydra"
 
-    def __init__(self, net: HydraNet, policy: StaticTree):
+    def __init__(self, net: HydraNet, policy: Policy):
         super().__init__(net, policy)
         self.cache = DynamicCache()  # the context layers' (Hydra++), over committed positions only
 
@@ -69,4 +69,4 @@ def build(target, config: Config, **_) -> HydraDrafter:
     if not config.head:
         raise ValueError("hydra needs trained heads: pass --head FOLDER (train them with scripts/train/hydra.sh)")
     net = place(load_net(config.head, target.model), target)
-    return HydraDrafter(net, StaticTree(config.paths(net.shape.num_heads)))
+    return HydraDrafter(net, config.policy(net.shape.num_heads))

@@ -1,4 +1,5 @@
-"""`medusa`: K heads read the feature behind the pending token; their top-k tokens fill a static tree.
+"""`medusa`: K heads read the feature behind the pending token; their top-k tokens fill a static tree
+(or, with --dynamic, EAGLE-2's confidence-ranked tree, one level per head).
 
 Head d's candidates do not depend on the path above them, so the whole tree comes from one pass of
 the heads over one feature. The tree is a set of rank paths: the default one from a prior, or one
@@ -10,9 +11,8 @@ import torch
 
 from model.common.heads import place
 from model.common.state import DecodeState, Verdict
-from model.common.static_tree import TreeHeadConfig
 from model.common.tree import Draft
-from model.common.tree_search import StaticTree, grow, to_draft
+from model.common.tree_search import Policy, TreeHeadConfig, grow, to_draft
 from model.medusa.net import MedusaNet, load_net
 
 
@@ -22,7 +22,7 @@ Config = TreeHeadConfig
 class MedusaDrafter:
     label = "Medusa"
 
-    def __init__(self, net: MedusaNet, policy: StaticTree):
+    def __init__(self, net: MedusaNet, policy: Policy):
         if policy.depth > net.shape.num_heads:
             raise ValueError(f"the tree is {policy.depth} deep but there are only {net.shape.num_heads} {self.label} heads")
         self.net, self.policy = net.eval(), policy
@@ -49,4 +49,4 @@ def build(target, config: Config, **_) -> MedusaDrafter:
     if not config.head:
         raise ValueError("medusa needs trained heads: pass --head FOLDER (train them with scripts/train/medusa.sh)")
     net = place(load_net(config.head, target.model), target)
-    return MedusaDrafter(net, StaticTree(config.paths(net.shape.num_heads)))
+    return MedusaDrafter(net, config.policy(net.shape.num_heads))
