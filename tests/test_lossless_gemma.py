@@ -39,15 +39,13 @@ def setup(gemma_fp32):
     target = Target(model)
     # a random drafter with the target's vocabulary: losslessness must not depend on drafter quality
     random_drafter = tiny_gemma3(vocab_size=target.vocab_size, window=512, layers=2, seed=1)
-    torch.manual_seed(0)
-    # an untrained EAGLE head over the 4,096 lowest token ids (losslessness cannot depend on the head either)
-    eagle_net = new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
-                        intermediate_size=256)
-    # an untrained CTC head, its slots randomised so drafts vary
-    ctc = ctc_net.new_net(model, DraftVocab(list(range(4096)), target.vocab_size), heads=4, kv_heads=4,
-                          intermediate_size=256, slots=4)
-    # untrained Medusa / Hydra heads; Medusa's zero-initialised blocks randomised so its heads differ
+    # untrained heads over the 4,096 lowest token ids (losslessness cannot depend on the head either)
     vocab = DraftVocab(list(range(4096)), target.vocab_size)
+    torch.manual_seed(0)
+    eagle_net = new_net(model, vocab, heads=4, kv_heads=4, intermediate_size=256)
+    # an untrained CTC head, its slots randomised so drafts vary
+    ctc = ctc_net.new_net(model, vocab, heads=4, kv_heads=4, intermediate_size=256, slots=4)
+    # untrained Medusa / Hydra heads; Medusa's zero-initialised blocks randomised so its heads differ
     medusa = medusa_net.new_net(model, vocab, num_heads=3)
     for block in (*ctc.slots, *(head[0] for head in medusa.heads)):
         torch.nn.init.normal_(block.linear.weight, std=0.05)

@@ -52,6 +52,12 @@ class StaticTree:
         return list(range(len(pool)))
 
 
+def check_min_path_prob(min_path_prob: float) -> None:
+    """The cut-off of DynamicTree, checked where a method's options are read (eagle2, medusa, hydra)."""
+    if not 0.0 <= min_path_prob < 1.0:
+        raise ValueError(f"min_path_prob must be in [0, 1), got {min_path_prob}")
+
+
 class DynamicTree:
     """Grow the top_k most probable nodes of each level, then rerank the whole pool by path probability.
 
@@ -79,33 +85,6 @@ class DynamicTree:
 
 
 Policy = StaticTree | DynamicTree
-
-
-@dataclass(frozen=True)
-class TreeHeadConfig:
-    """Options of the methods whose heads draft one level per head (medusa, hydra): a static tree of rank
-    paths, or with --dynamic EAGLE-2's confidence-ranked tree, one level per head."""
-
-    head: str = ""  # folder of trained heads (train/tasks/<method>.py)
-    tree: str = ""  # JSON list of rank paths (python -m evaluation.calibrate_tree writes one); empty: the default tree
-    total_tokens: int = 60  # nodes of the default tree; with --dynamic, nodes kept after reranking
-    top_k: int = 10  # widest branching of the default tree; with --dynamic, nodes grown per level and children each
-    dynamic: bool = False  # grow the tree from the heads' confidence each step instead of a fixed shape
-    min_path_prob: float = 0.0  # with --dynamic: grow only nodes whose draft path probability reaches this
-
-    def __post_init__(self) -> None:
-        if self.total_tokens < 1 or self.top_k < 1:
-            raise ValueError(f"need total_tokens >= 1 and top_k >= 1, got {self.total_tokens}, {self.top_k}")
-        if not 0.0 <= self.min_path_prob < 1.0:
-            raise ValueError(f"min_path_prob must be in [0, 1), got {self.min_path_prob}")
-        if self.dynamic and self.tree:
-            raise ValueError("--dynamic grows its own tree: drop --tree")
-
-    def policy(self, heads: int) -> Policy:
-        """The tree policy for `heads` heads (one tree level each)."""
-        if self.dynamic:
-            return DynamicTree(heads - 1, self.top_k, self.total_tokens, self.min_path_prob)
-        return StaticTree(load_tree(self.tree) if self.tree else default_tree(self.total_tokens, heads, self.top_k))
 Expand = Callable[[list[Node], list[int], int], torch.Tensor]  # (pool, frontier, level) -> (F, K) log-probs
 
 
@@ -146,3 +125,29 @@ def path_tokens(pool: list[Node], index: int) -> list[int]:
         tokens.append(pool[index].token)
         index = pool[index].parent
     return tokens[::-1]
+
+
+@dataclass(frozen=True)
+class TreeHeadConfig:
+    """Options of the methods whose heads draft one level per head (medusa, hydra): a static tree of rank
+    paths, or with --dynamic EAGLE-2's confidence-ranked tree, one level per head."""
+
+    head: str = ""  # folder of trained heads (train/tasks/<method>.py)
+    tree: str = ""  # JSON list of rank paths (python -m evaluation.calibrate_tree writes one); empty: the default tree
+    total_tokens: int = 60  # nodes of the default tree; with --dynamic, nodes kept after reranking
+    top_k: int = 10  # widest branching of the default tree; with --dynamic, nodes grown per level and children each
+    dynamic: bool = False  # grow the tree from the heads' confidence each step instead of a fixed shape
+    min_path_prob: float = 0.0  # with --dynamic: grow only nodes whose draft path probability reaches this
+
+    def __post_init__(self) -> None:
+        if self.total_tokens < 1 or self.top_k < 1:
+            raise ValueError(f"need total_tokens >= 1 and top_k >= 1, got {self.total_tokens}, {self.top_k}")
+        check_min_path_prob(self.min_path_prob)
+        if self.dynamic and self.tree:
+            raise ValueError("--dynamic grows its own tree: drop --tree")
+
+    def policy(self, heads: int) -> Policy:
+        """The tree policy for `heads` heads (one tree level each)."""
+        if self.dynamic:
+            return DynamicTree(heads - 1, self.top_k, self.total_tokens, self.min_path_prob)
+        return StaticTree(load_tree(self.tree) if self.tree else default_tree(self.total_tokens, heads, self.top_k))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.common.tree_search import DynamicTree
+from model.common.tree_search import DynamicTree, check_min_path_prob
 from model.eagle.drafter import EagleDrafter
 from model.eagle.load import load_head
 
@@ -19,8 +19,7 @@ class Config:
     def __post_init__(self) -> None:
         if self.depth < 0 or self.top_k < 1 or self.total_tokens < 1:
             raise ValueError(f"need depth >= 0, top_k >= 1, total_tokens >= 1; got {self.depth}, {self.top_k}, {self.total_tokens}")
-        if not 0.0 <= self.min_path_prob < 1.0:
-            raise ValueError(f"min_path_prob must be in [0, 1), got {self.min_path_prob}")
+        check_min_path_prob(self.min_path_prob)
 
 
 def build(target, config: Config, **_) -> EagleDrafter:
