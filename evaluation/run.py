@@ -139,6 +139,16 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 
+def same_config(stored: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    """Whether a row's configuration is `current`. A method option the row lacks counts as its Config
+    default, so adding an option to a method leaves existing answer files resumable."""
+    if not stored or stored.get("method") != current["method"]:
+        return False
+    defaults = {f.name: f.default for f in dataclasses.fields(method_module(current["method"]).Config)}
+    options = {**defaults, **(stored.get("method_options") or {})}
+    return {**stored, "method_options": options} == current
+
+
 class AnswerRun:
     """One configuration's answer file: which questions are still to answer, and answering them one by one.
 
@@ -152,7 +162,7 @@ class AnswerRun:
         self.config = resolved_config(self.args, self.options)
         self.store = JsonlStore(self.args.out)
         for row in self.store.rows:
-            if row.get("config") != self.config:
+            if not same_config(row.get("config"), self.config):
                 self.store.close()
                 sys.exit(f"{self.args.out} holds answers made with another configuration ({row.get('config')}); "
                          f"pass a new --out to keep both")

@@ -71,6 +71,20 @@ def test_other_config_refuses_to_mix_rows(checkpoint, questions, tmp_path):
         run.main(run_args(checkpoint, questions, out, "ar", "--limit", "2", "--max-new-tokens", "5"))
 
 
+def test_rows_from_before_a_new_method_option_still_resume(checkpoint, questions, tmp_path):
+    """A method option added later (at its default) leaves old rows matching; a set one does not."""
+    out = tmp_path / "old.jsonl"
+    run.main(run_args(checkpoint, questions, out, "pld", "--limit", "1", "--warmup", "0"))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for row in rows:  # as written before pld had its `max_ngram` option
+        del row["config"]["method_options"]["max_ngram"]
+    out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run.main(run_args(checkpoint, questions, out, "pld", "--limit", "2", "--warmup", "0"))
+    assert len(JsonlStore(out).rows) == 2
+    with pytest.raises(SystemExit, match="another configuration"):
+        run.main(run_args(checkpoint, questions, out, "pld", "--limit", "3", "--max-ngram", "2"))
+
+
 def test_malformed_question_file_names_the_line(checkpoint, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question_id": 1, "category": "x", "turns": ["hi"]}\n{"question_id": 2, "turns": []}\n')
