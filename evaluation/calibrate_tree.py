@@ -7,8 +7,8 @@ Per head k and rank r it measures how often the head's rank-r token is the targe
 (teacher-forced, answer positions only; for Hydra that is the accuracy given a correct path above),
 prints that table, and writes the `--total` rank paths with the highest product of accuracies along
 the path (model.common.static_tree.best_tree) as JSON, for `--tree` of medusa / hydra / eagle. EAGLE
-has one head that drafts every depth: its row is reused for depths 1..--depth (an optimistic
-assumption, since its own predicted features feed the deeper levels).
+has one net that drafts every depth: its row for depth d is measured by drafting d levels from every
+position, each level reading the net's own predicted feature (train.tasks.eagle's unrolled levels).
 """
 from __future__ import annotations
 
@@ -54,18 +54,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--total", type=int, default=60, help="tree nodes")
     parser.add_argument("--top-k", type=int, default=10, help="ranks considered per head")
-    parser.add_argument("--depth", type=int, default=6, help="eagle: tree depth (its one head's row per depth)")
+    parser.add_argument("--depth", type=int, default=6, help="eagle: tree depth (draft levels measured)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
     task = build_task(args.task, {"data": args.features, "target": args.target, "init_from": args.head,
-                                  "skip": args.skip, "limit": args.limit})
+                                  "skip": args.skip, "limit": args.limit, **({"unroll": args.depth} if args.task == "eagle" else {})})
     model = task.model().eval()
     acc, counts = rank_accuracy(task, model, args.batch_size, args.top_k)
     rows = [[f"head {k + 1}", str(n), *(f"{a:.3f}" for a in row)] for k, (row, n) in enumerate(zip(acc, counts))]
     print(markdown_table(["head", "positions", *(f"rank {r}" for r in range(args.top_k))], rows))
-    tree = best_tree(acc if args.task != "eagle" else acc * args.depth, args.total)
+    tree = best_tree(acc, args.total)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps([list(path) for path in tree]) + "\n")
     print(f"{len(tree)} nodes, depth {max(map(len, tree))} -> {args.out}")

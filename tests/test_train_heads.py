@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from tiny import save_tiny_checkpoint
+from transformers import DynamicCache
 
 from data_generation import hidden_states
 from data_generation.feature_shards import FeatureShards
@@ -39,6 +40,8 @@ def dump(tmp_path_factory):
 
 HEADS = {  # head -> (its training task, the task's own arguments, the methods that draft with it)
     "eagle": ("eagle", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0}, ("eagle", "eagle2")),
+    "eagle-ttt": ("eagle", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "unroll": 3},
+                  ("eagle", "eagle2")),
     "medusa": ("medusa", {"num_heads": 3}, ("medusa",)),
     "hydra": ("hydra", {"num_heads": 3}, ("hydra",)),
     "hydra-context": ("hydra", {"num_heads": 3, "context_layers": 1, "context_heads": 2, "context_kv_heads": 2,
@@ -122,3 +125,26 @@ def test_several_dumps_are_read_in_turn(dump):
     kept = len(single) - 2  # a negative limit leaves each dump's last conversations apart
     assert [held_apart[i]["input_ids"].tolist() for i in range(2 * kept)] == \
         [single[i]["input_ids"].tolist() for i in list(range(kept)) * 2]
+
+
+def test_unrolled_eagle_levels_are_what_drafting_a_chain_computes(dump):
+    """EAGLE's training-time test scores level j at anchor i as the drafter would compute it: the real
+    context up to i in the net's cache, then j nodes each reading the previous node's predicted feature."""
+    d, target = dump
+    task = build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, "heads": 2,
+                                "kv_heads": 2, "intermediate_size": 64, "unroll": 3})
+    torch.manual_seed(0)
+    net = task.model().eval()
+    batch = task.collate([task.dataset()[i] for i in (0, 1, 3)])  # different lengths: right padding included
+    with torch.no_grad():
+        levels = [pred for pred, _, _ in task._unrolled(net, batch)]
+        for b, n in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
+            feats, ids = batch["features"][b], batch["input_ids"][b]
+            for anchor in range(0, n - 1, 3):
+                cache = DynamicCache()
+                out = net(feats[None, : anchor + 1], net.embed_tokens(ids[1 : anchor + 2])[None], cache=cache)[0, -1]
+                for j in range(min(3, n - 1 - anchor)):
+                    if j:  # one drafted node: the previous level's feature and the next real token
+                        out = net(out[None, None], net.embed_tokens(ids[anchor + j + 1])[None, None],
+                                  torch.tensor([[anchor + j]]), None, cache)[0, -1]
+                    torch.testing.assert_close(levels[j][b, anchor], out, atol=1e-4, rtol=1e-4)

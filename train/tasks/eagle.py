@@ -8,16 +8,24 @@ token after position i+1 (cross-entropy), on answer positions only:
 
 The noise is uniform in [-noise, noise] times the batch's feature RMS (EAGLE's U(-0.1, 0.1) was
 for features of RMS ~1); it teaches the net to draft from its own, imperfect, predicted features.
+
+`unroll` > 1 adds EAGLE-3's training-time test: the net drafts `unroll` levels from every position,
+as it does at inference, where level j >= 1 reads its own level j-1 output instead of a real feature
+(see `_unrolled`). Each level's loss counts with weight unroll_decay**j. Fine-tuning a head trained
+without it (`init_from`) is the cheap way in: level j costs one more pass of the net.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from transformers import DynamicCache
 
 from model.eagle import net as eagle_net
 from model.eagle.net import EagleNet
 from train.tasks.features import IGNORE
 from train.tasks.head_task import HeadTask
+
+Level = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # predicted features, goals, logits, labels
 
 
 class EagleTask(HeadTask):
@@ -25,30 +33,69 @@ class EagleTask(HeadTask):
 
     def __init__(self, data: str | list[str], target: str = "gemma-3-270m", draft_vocab_size: int = 8192, heads: int = 8,
                  kv_heads: int = 8, intermediate_size: int = 1728, layers: int = 1, feature_weight: float = 1.0,
-                 token_weight: float = 0.1, noise: float = 0.1, init_from: str | None = None, limit: int | None = None,
-                 skip: int = 0):
+                 token_weight: float = 0.1, noise: float = 0.1, unroll: int = 1, unroll_decay: float = 0.8,
+                 init_from: str | None = None, limit: int | None = None, skip: int = 0):
+        if unroll < 1:
+            raise ValueError(f"unroll must be >= 1 (1: no training-time test), got {unroll}")
         shape = dict(heads=heads, kv_heads=kv_heads, intermediate_size=intermediate_size, layers=layers)
         super().__init__(data, target, draft_vocab_size, init_from, limit, skip, shape)
         self.weights = (feature_weight, token_weight)
         self.noise = noise
+        self.unroll, self.unroll_decay = unroll, unroll_decay
 
-    def _predict(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(predicted features, their goals, token logits, token labels) at the answer positions."""
+    def _unrolled(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per draft level j (0 .. unroll-1): its outputs (B, L, H) at every anchor, their goals and token labels.
+
+        Level 0 is plain teacher forcing: position i reads (f_i, e(x_{i+1})). Level j reads, at anchor i,
+        (level j-1's output at i, e(x_{i+j+1})) at rotary position i+j, predicting f_{i+j+1} and the
+        token after it. Like a drafted node at inference it sees the real context (level 0 keys at
+        positions <= i) and its own chain (the keys of levels 1..j at anchor i), through the net's cache.
+        """
         net: EagleNet = getattr(model, "module", model)  # the bare net behind a DDP wrapper
-        feats = batch["features"]
-        inputs, goal = feats[:, :-1], feats[:, 1:]  # (B, T-1, H): f_i in, f_{i+1} out
+        feats, real = batch["features"], batch["attention_mask"][:, :-1].bool()
+        inputs, goals = feats[:, :-1], feats[:, 1:]  # (B, L, H): f_i in, f_{i+1} out
         if model.training and self.noise:
             rms = feats[batch["attention_mask"].bool()].pow(2).mean().sqrt()
             inputs = inputs + (torch.rand_like(inputs) * 2 - 1) * self.noise * rms
-        pred = model(inputs, net.embed_tokens(batch["input_ids"][:, 1:]), attention_mask=batch["attention_mask"][:, :-1])
-        labels = batch["labels"][:, 1:]  # the token after position i+1
-        answer = labels != IGNORE  # answer positions whose next token the head can name
-        return pred[answer], goal[answer], net.logits(pred[answer]).float(), labels[answer]
+        next_ids, labels = batch["input_ids"][:, 1:], batch["labels"][:, 1:]  # x_{i+1}; the token after position i+1
+        length = next_ids.shape[1]
+        cache = DynamicCache() if self.unroll > 1 else None
+        pred = model(inputs, net.embed_tokens(next_ids), attention_mask=real.long(), cache=cache)
+        levels = [(pred, goals, labels)]
+        if self.unroll == 1:
+            return levels
+        dtype = net.fc.weight.dtype
+        anchors = torch.arange(length, device=feats.device)
+        causal = (anchors[None, :] <= anchors[:, None])[None] & real[:, None, :]  # (B, L, L) level 0 keys
+        chain = torch.eye(length, dtype=torch.bool, device=feats.device).expand(len(feats), -1, -1)
+        for j in range(1, self.unroll):
+            visible = torch.cat([causal] + [chain] * j, dim=-1)  # (B, L, (j+1) L)
+            mask = torch.zeros(visible.shape, dtype=dtype, device=feats.device).masked_fill_(~visible, torch.finfo(dtype).min)
+            shifted_ids = F.pad(next_ids[:, j:], (0, j))  # x_{i+j+1}; anchors past the end read token 0 and are not scored
+            positions = (anchors + j).expand(len(feats), -1)
+            pred = model(pred, net.embed_tokens(shifted_ids), position_ids=positions, attention_mask=mask[:, None], cache=cache)
+            levels.append((pred, F.pad(goals[:, j:], (0, 0, 0, j)), F.pad(labels[:, j:], (0, j), value=IGNORE)))
+        return levels
+
+    def _scored(self, model, batch: dict[str, torch.Tensor]) -> list[Level]:
+        """Each level's outputs and goals where it is scored: answer positions whose next token the head can
+        name (possibly none for a deep level past the end of short answers)."""
+        net: EagleNet = getattr(model, "module", model)
+        scored = []
+        for pred, goals, labels in self._unrolled(model, batch):
+            answer = labels != IGNORE
+            scored.append((pred[answer], goals[answer], net.logits(pred[answer]).float(), labels[answer]))
+        return scored
 
     def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """[(logits, labels)] of the one head, teacher-forced on real features (for evaluation.calibrate_tree)."""
-        return [self._predict(model, batch)[2:]]
+        """[(logits, labels)] per draft level, on a teacher-forced token path (for evaluation.calibrate_tree)."""
+        return [level[2:] for level in self._scored(model, batch)]
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        pred, goal, logits, labels = self._predict(model, batch)
-        return self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
+        total, weights = 0.0, 0.0
+        for j, (pred, goal, logits, labels) in enumerate(self._scored(model, batch)):
+            if not len(labels):
+                continue
+            level = self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
+            total, weights = total + self.unroll_decay ** j * level, weights + self.unroll_decay ** j
+        return total / weights
