@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
+    levels = {"unroll": args.depth} if args.task == "eagle" else {}  # EAGLE drafts every depth with one net
     task = build_task(args.task, {"data": args.features, "target": args.target, "init_from": args.head,
-                                  "skip": args.skip, "limit": args.limit, **({"unroll": args.depth} if args.task == "eagle" else {})})
+                                  "skip": args.skip, "limit": args.limit, **levels})
     model = task.model().eval()
     acc, counts = rank_accuracy(task, model, args.batch_size, args.top_k)
     rows = [[f"head {k + 1}", str(n), *(f"{a:.3f}" for a in row)] for k, (row, n) in enumerate(zip(acc, counts))]

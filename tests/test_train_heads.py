@@ -148,3 +148,11 @@ def test_unrolled_eagle_levels_are_what_drafting_a_chain_computes(dump):
                         out = net(out[None, None], net.embed_tokens(ids[anchor + j + 1])[None, None],
                                   torch.tensor([[anchor + j]]), None, cache)[0, -1]
                     torch.testing.assert_close(levels[j][b, anchor], out, atol=1e-4, rtol=1e-4)
+
+
+def test_training_time_test_options_are_checked(dump):
+    d, target = dump
+    with pytest.raises(ValueError, match="unroll must be >= 1"):
+        build_task("eagle", {"data": str(d / "features"), "target": target, "unroll": 0})
+    with pytest.raises(ValueError, match="CTC drafter drafts its slots in one pass"):
+        build_task("ctc", {"data": str(d / "features"), "target": target, "unroll": 2})

@@ -35,6 +35,8 @@ class CtcTask(EagleTask):
 
     def __init__(self, data: str | list[str], slots: int = 6, ctc_tokens: int = 3, ctc_weight: float = 0.01,
                  ctc_positions: int = 256, **eagle_args):
+        if eagle_args.get("unroll", 1) != 1:
+            raise ValueError("the CTC drafter drafts its slots in one pass: the training-time test (unroll) is EAGLE's")
         super().__init__(data, **eagle_args)
         if ctc_tokens > slots:
             raise ValueError(f"{ctc_tokens} CTC target tokens cannot be spelled in {slots} slots")
@@ -54,6 +56,5 @@ class CtcTask(EagleTask):
                           zero_infinity=True)
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        pred, goal, logits, labels = self._predict(model, batch)
-        eagle = self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
-        return eagle + self.ctc_weight * self.ctc_loss(model, pred, batch)
+        level = self._predict(model, batch)
+        return self.level_loss(level) + self.ctc_weight * self.ctc_loss(model, level[0], batch)

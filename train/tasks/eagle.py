@@ -70,10 +70,12 @@ class EagleTask(HeadTask):
         chain = torch.eye(length, dtype=torch.bool, device=feats.device).expand(len(feats), -1, -1)
         for j in range(1, self.unroll):
             visible = torch.cat([causal] + [chain] * j, dim=-1)  # (B, L, (j+1) L)
-            mask = torch.zeros(visible.shape, dtype=dtype, device=feats.device).masked_fill_(~visible, torch.finfo(dtype).min)
+            mask = torch.zeros(visible.shape, dtype=dtype, device=feats.device)
+            mask.masked_fill_(~visible, torch.finfo(dtype).min)
             shifted_ids = F.pad(next_ids[:, j:], (0, j))  # x_{i+j+1}; anchors past the end read token 0 and are not scored
             positions = (anchors + j).expand(len(feats), -1)
-            pred = model(pred, net.embed_tokens(shifted_ids), position_ids=positions, attention_mask=mask[:, None], cache=cache)
+            pred = model(pred, net.embed_tokens(shifted_ids), position_ids=positions, attention_mask=mask[:, None],
+                         cache=cache)
             levels.append((pred, F.pad(goals[:, j:], (0, 0, 0, j)), F.pad(labels[:, j:], (0, j), value=IGNORE)))
         return levels
 
@@ -87,15 +89,21 @@ class EagleTask(HeadTask):
             scored.append((pred[answer], goals[answer], net.logits(pred[answer]).float(), labels[answer]))
         return scored
 
+    def _predict(self, model, batch: dict[str, torch.Tensor]) -> Level:
+        """Level 0 alone: teacher forcing on real features (what the CTC drafter's slots read)."""
+        return self._scored(model, batch)[0]
+
+    def level_loss(self, level: Level) -> torch.Tensor:
+        pred, goal, logits, labels = level
+        return self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
+
     def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """[(logits, labels)] per draft level, on a teacher-forced token path (for evaluation.calibrate_tree)."""
         return [level[2:] for level in self._scored(model, batch)]
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         total, weights = 0.0, 0.0
-        for j, (pred, goal, logits, labels) in enumerate(self._scored(model, batch)):
-            if not len(labels):
-                continue
-            level = self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
-            total, weights = total + self.unroll_decay ** j * level, weights + self.unroll_decay ** j
+        for j, level in enumerate(self._scored(model, batch)):
+            if len(level[3]):  # a deep level may have nothing left to score in a batch of short answers
+                total, weights = total + self.unroll_decay ** j * self.level_loss(level), weights + self.unroll_decay ** j
         return total / weights
