@@ -3,10 +3,12 @@ the shared loop (the loss falls), and the trained heads draft losslessly through
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
+from launch import train_two_processes
 from tiny import save_tiny_checkpoint
 from transformers import DynamicCache
 
@@ -156,3 +158,12 @@ def test_training_time_test_options_are_checked(dump):
         build_task("eagle", {"data": str(d / "features"), "target": target, "unroll": 0})
     with pytest.raises(ValueError, match="CTC drafter drafts its slots in one pass"):
         build_task("ctc", {"data": str(d / "features"), "target": target, "unroll": 2})
+
+
+def test_training_time_test_under_accelerate_launch(dump):
+    """Several passes of the net per step (one per unrolled level) under DDP with two processes."""
+    d, target = dump
+    cfg = asdict(config(d, target, "eagle-ttt", steps=2))
+    cfg.update(output_dir=str(d / "eagle-ttt-ddp"), log_every=1)
+    (d / "ddp.json").write_text(json.dumps(cfg))
+    assert train_two_processes(d / "ddp.json") == [1, 2]

@@ -1,0 +1,21 @@
+"""Training under `accelerate launch` with two CPU processes (DDP over gloo), as a user would start it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_two_processes(config: Path, *overrides: str) -> list[int]:
+    """Run train.run on `config` in two processes; returns the logged steps (asserting a clean exit)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.run", "--config", str(config), *overrides]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = Path(json.loads(config.read_text())["output_dir"]) / "log.jsonl"
+    return [json.loads(line)["step"] for line in log.read_text().splitlines()]
