@@ -22,6 +22,7 @@ from model.common.zoo import load_model
 from train.config import TrainConfig
 from train.loop import train
 from train.tasks import build_task
+from train.tasks.features import IGNORE
 
 ANSWERS = ["The file was saved.", "The network is unreachable.", "Please wait a moment.", "The printer is out of paper.",
            "The connection was closed.", "An error occurred.", "The password is wrong.", "The session has expired."]
@@ -167,3 +168,16 @@ def test_training_time_test_under_accelerate_launch(dump):
     cfg.update(output_dir=str(d / "eagle-ttt-ddp"), log_every=1)
     (d / "ddp.json").write_text(json.dumps(cfg))
     assert train_two_processes(d / "ddp.json") == [1, 2]
+
+
+def test_a_batch_with_nothing_to_score_still_backpropagates(dump):
+    """Zero loss on the graph, not a division by zero: under DDP every rank must run its backward."""
+    d, target = dump
+    task = build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, "heads": 2,
+                                "kv_heads": 2, "intermediate_size": 64, "unroll": 2})
+    net = task.model().train()
+    batch = task.collate([task.dataset()[i] for i in range(2)])
+    batch["labels"][:] = IGNORE
+    loss = task.loss(net, batch)
+    loss.backward()
+    assert loss.item() == 0 and net.fc.weight.grad is not None

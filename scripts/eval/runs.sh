@@ -12,13 +12,15 @@ out="${OUT_DIR:?set OUT_DIR}"
 runs=(--run ar="--method ar"); names=()
 for spec in "$@"; do runs+=(--run "$spec"); names+=("${spec%%=*}"); done
 read -r -a langs <<< "${LANGS:-de fr ja ru zh}"
+[ ${#langs[@]} -gt 0 ] || { echo "LANGS names no language" >&2; exit 2; }
 for lang in "${langs[@]}"; do
   python -m evaluation.side_by_side --questions "$(bash "$here/questions.sh" "$lang")" --out-dir "$out/$lang" \
     --limit "${LIMIT:-20}" --max-new-tokens "${MAX_NEW_TOKENS:-64}" "${runs[@]}"
 done
 answers=()
-for name in ar "${names[@]}"; do
-  cat "$out"/*/"$name.jsonl" > "$out/${name}_all.jsonl"
+for name in ar "${names[@]}"; do  # these languages' answers only, whatever else an earlier run left in $out
+  files=(); for lang in "${langs[@]}"; do files+=("$out/$lang/$name.jsonl"); done
+  cat "${files[@]}" > "$out/${name}_all.jsonl"
   [ "$name" = ar ] || answers+=("$out/${name}_all.jsonl")
 done
 python -m evaluation.report --baseline "$out/ar_all.jsonl" --out-dir "$out/report" --answers "${answers[@]}"

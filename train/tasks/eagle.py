@@ -102,8 +102,10 @@ class EagleTask(HeadTask):
         return [level[2:] for level in self._scored(model, batch)]
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        total, weights = 0.0, 0.0
-        for j, level in enumerate(self._scored(model, batch)):
+        scored = self._scored(model, batch)
+        # starts as a zero on the graph, so a batch with nothing to score still gives every DDP rank a backward
+        total, weights = scored[0][0].sum() * 0.0, 0.0
+        for j, level in enumerate(scored):
             if len(level[3]):  # a deep level may have nothing left to score in a batch of short answers
                 total, weights = total + self.unroll_decay ** j * self.level_loss(level), weights + self.unroll_decay ** j
-        return total / weights
+        return total / weights if weights else total
