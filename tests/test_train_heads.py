@@ -130,12 +130,18 @@ def test_several_dumps_are_read_in_turn(dump):
         [single[i]["input_ids"].tolist() for i in list(range(kept)) * 2]
 
 
+def small_eagle_task(d: Path, target: str, unroll: int):
+    """The unrolled EAGLE task on the dump, full vocabulary, a small net (as HEADS' eagle)."""
+    _, args, _ = HEADS["eagle"]
+    return build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, **args,
+                                "unroll": unroll})
+
+
 def test_unrolled_eagle_levels_are_what_drafting_a_chain_computes(dump):
     """EAGLE's training-time test scores level j at anchor i as the drafter would compute it: the real
     context up to i in the net's cache, then j nodes each reading the previous node's predicted feature."""
     d, target = dump
-    task = build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, "heads": 2,
-                                "kv_heads": 2, "intermediate_size": 64, "unroll": 3})
+    task = small_eagle_task(d, target, unroll=3)
     torch.manual_seed(0)
     net = task.model().eval()
     batch = task.collate([task.dataset()[i] for i in (0, 1, 3)])  # different lengths: right padding included
@@ -173,8 +179,7 @@ def test_training_time_test_under_accelerate_launch(dump):
 def test_a_batch_with_nothing_to_score_still_backpropagates(dump):
     """Zero loss on the graph, not a division by zero: under DDP every rank must run its backward."""
     d, target = dump
-    task = build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, "heads": 2,
-                                "kv_heads": 2, "intermediate_size": 64, "unroll": 2})
+    task = small_eagle_task(d, target, unroll=2)
     net = task.model().train()
     batch = task.collate([task.dataset()[i] for i in range(2)])
     batch["labels"][:] = IGNORE
