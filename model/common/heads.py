@@ -87,6 +87,28 @@ def load_head(folder: str | Path, kind: str, shape_cls: type, make: Callable[...
     return net.eval()
 
 
+def fetch_head(name: str, files: list[str]) -> Path:
+    """A local path as is; a hub id `org/name` downloaded (only `files`) where a hub is reachable, for published heads."""
+    folder = Path(name).expanduser()
+    if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        return folder
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=files))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+        raise FileNotFoundError(f"head {name!r} is neither a local folder nor a reachable hub repository: {err}") from err
+
+
+def read_weights(folder: Path, files: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The first of `files` in `folder`: safetensors, or a torch pickle read with weights_only (no code runs)."""
+    path = next(folder / name for name in files if (folder / name).exists())
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def place(net: FrozenTarget, target) -> FrozenTarget:
     """Trained parts and the LM-head rows on the target's device, in the target's dtype.
 

@@ -1,12 +1,23 @@
-"""Load a trained EAGLE head next to a target, on the target's device."""
+"""Load an EAGLE head next to a target, on the target's device: one trained here, or a published EAGLE-1/2 head."""
 from __future__ import annotations
 
-from model.common.heads import place
+from model.common.heads import fetch_head, place
 from model.common.target import Target
 from model.eagle.net import EagleNet, load_net
+from model.eagle.published import WEIGHT_FILES, is_published, load_published
 
 
-def load_head(folder: str, target: Target) -> EagleNet:
-    if not folder:
+def load_head(name: str, target: Target) -> EagleNet:
+    """`name`: a head folder of train/tasks/eagle.py, a published head's folder, or a published head's hub id."""
+    if not name:
         raise ValueError("EAGLE needs a trained head: pass --head FOLDER (train one with scripts/train/eagle.sh)")
-    return place(load_net(folder, target.model), target)
+    folder = fetch_head(name, ["config.json", *WEIGHT_FILES])
+    if (folder / "eagle_config.json").exists():
+        net = load_net(folder, target.model)
+    elif is_published(folder):
+        net = load_published(folder, target.model)
+    else:
+        raise FileNotFoundError(f"{folder} is not a trained EAGLE head (no eagle_config.json: train one with "
+                                f"scripts/train/eagle.sh) nor a published EAGLE-1/2 head (config.json and "
+                                f"{' or '.join(WEIGHT_FILES)})")
+    return place(net, target)

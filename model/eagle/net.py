@@ -37,11 +37,19 @@ class EagleShape:
     layers: int = 1
     rope_theta: float = 10000.0
     max_positions: int = 32768
+    rms_norm_eps: float = 1e-6
+    rope_scaling: dict | None = None  # a Llama rope_scaling entry (e.g. Llama 3's), as a published head's config has it
+    # the published EAGLE-1/2 net (model/eagle/published.py) has no RMSNorm before its first layer's attention,
+    # none after its last layer, and may have an fc without bias; heads trained here keep all three
+    input_norm: bool = True
+    output_norm: bool = True
+    fc_bias: bool = True
 
     def llama_config(self) -> LlamaConfig:
         return LlamaConfig(vocab_size=1, hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
                            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.kv_heads,
                            max_position_embeddings=self.max_positions, rope_theta=self.rope_theta,
+                           rope_scaling=self.rope_scaling, rms_norm_eps=self.rms_norm_eps,
                            pad_token_id=None, bos_token_id=None, eos_token_id=None, attn_implementation="sdpa")
 
 
@@ -51,9 +59,13 @@ class EagleNet(FrozenTarget):
     def __init__(self, shape: EagleShape, embed: nn.Module, head: torch.Tensor, vocab: DraftVocab | None = None):
         super().__init__(embed, head, vocab)
         self.shape = shape
-        self.fc = nn.Linear(2 * shape.hidden_size, shape.hidden_size)
+        self.fc = nn.Linear(2 * shape.hidden_size, shape.hidden_size, bias=shape.fc_bias)
         self.decoder = LlamaModel(shape.llama_config())
         self.decoder.embed_tokens.requires_grad_(False)
+        if not shape.input_norm:
+            self.decoder.layers[0].input_layernorm = nn.Identity()
+        if not shape.output_norm:
+            self.decoder.norm = nn.Identity()
 
     def forward(
         self,

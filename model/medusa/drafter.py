@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from model.common.heads import place
+from model.common.heads import fetch_head, place
 from model.common.state import DecodeState, Verdict
 from model.common.tree import Draft
 from model.common.tree_search import Policy, TreeHeadConfig, grow, to_draft
+from model.medusa import published
 from model.medusa.net import MedusaNet, load_net
 
 
@@ -40,13 +41,19 @@ class MedusaDrafter:
     def propose(self, state: DecodeState) -> Draft:
         # every head's log-probabilities (K, V') for the tokens after the pending one, from one pass;
         # level d's nodes all take head d+1's candidates, whatever their path
-        self.logp = torch.log_softmax(self.net.logits(self.net(self.feature.to(self.net.head.device))).float(), dim=-1)
+        self.logp = torch.log_softmax(self.net.head_logits(self.net(self.feature.to(self.net.head.device))).float(), dim=-1)
         pool, chosen = grow(self.policy, self.logp[0], lambda pool, frontier, level: self.logp[level].expand(len(frontier), -1))
         return to_draft(pool, chosen, self.net.to_target)
+
+
+def load_heads(name: str, target_model) -> MedusaNet:
+    """Heads trained here (train/tasks/medusa.py), or published Medusa-1 heads from a folder or hub id."""
+    folder = fetch_head(name, ["config.json", *published.WEIGHT_FILES])
+    return published.load_published(folder, target_model) if published.is_published(folder) else load_net(folder, target_model)
 
 
 def build(target, config: Config, **_) -> MedusaDrafter:
     if not config.head:
         raise ValueError("medusa needs trained heads: pass --head FOLDER (train them with scripts/train/medusa.sh)")
-    net = place(load_net(config.head, target.model), target)
+    net = place(load_heads(config.head, target.model), target)
     return MedusaDrafter(net, config.policy(net.shape.num_heads))

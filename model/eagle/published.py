@@ -1,0 +1,87 @@
+"""Published EAGLE-1 / EAGLE-2 draft heads (the layout of the SafeAILab/EAGLE checkpoints) as EAGLE nets.
+
+EAGLE-2 drafts with EAGLE-1's weights, so one layout serves both methods. A published head is a folder,
+or a hub id, holding `config.json` (a Llama config of the draft layer(s), plus an optional "bias" for
+fc, default true) and `pytorch_model.bin` or `model.safetensors`:
+
+    embed_tokens.weight                      a copy of the target's embedding: compared, then dropped
+    fc.weight (H, 2H), fc.bias               read cat(embedding, feature); our fc reads cat(feature, embedding)
+    layers.N.self_attn.{q,k,v,o}_proj.weight, layers.N.mlp.{gate,up,down}_proj.weight,
+    layers.N.post_attention_layernorm.weight, layers.N.input_layernorm.weight (absent for N = 0)
+
+Like multispec's own heads it reads the target's last hidden state after the final norm; unlike them it
+has no norm before its first attention and none after its last layer (EagleShape input_norm /
+output_norm), and its output goes straight into the target's full LM head.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from model.common.heads import read_weights, target_parts
+from model.eagle.net import EagleNet, EagleShape
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)  # a buffer older transformers versions saved; recomputed from the config
+
+
+def is_published(folder: Path) -> bool:
+    """A folder in the published layout (and not one of multispec's own head folders)."""
+    return (folder / "config.json").exists() and not (folder / "eagle_config.json").exists() and \
+        any((folder / name).exists() for name in WEIGHT_FILES)
+
+
+def shape_of(config: dict, target_model) -> EagleShape:
+    """The EagleShape of a published head's config.json, checked against the target it will draft for."""
+    target_config = target_model.config.get_text_config()
+    if config.get("hidden_size") != target_config.hidden_size:
+        raise ValueError(f"the published EAGLE head has hidden size {config.get('hidden_size')}, "
+                         f"the target {target_config.hidden_size}: it was trained for another model")
+    heads = config["num_attention_heads"]
+    return EagleShape(hidden_size=config["hidden_size"], feature_layer=target_config.num_hidden_layers, heads=heads,
+                      kv_heads=config.get("num_key_value_heads") or heads, intermediate_size=config["intermediate_size"],
+                      layers=config["num_hidden_layers"], rope_theta=float(config.get("rope_theta", 10000.0)),
+                      max_positions=config.get("max_position_embeddings", 2048),
+                      rms_norm_eps=config.get("rms_norm_eps", 1e-6), rope_scaling=config.get("rope_scaling"),
+                      input_norm=False, output_norm=False, fc_bias=bool(config.get("bias", True)))
+
+
+def _check_embedding(published: torch.Tensor, target_model) -> None:
+    """The head's copy of the embedding must be the target's own: anything else means another base model."""
+    own = target_model.get_input_embeddings().weight.detach()
+    if published.shape != own.shape:
+        raise ValueError(f"the published EAGLE head embeds {tuple(published.shape)} (vocabulary x hidden), the target "
+                         f"{tuple(own.shape)}: it was trained for another model")
+    rows = torch.linspace(0, own.shape[0] - 1, steps=min(64, own.shape[0])).long()
+    a, b = published[rows].float(), own[rows].float().cpu()
+    if (a - b).abs().max() > 1e-2 * b.abs().max():
+        raise ValueError("the published EAGLE head's embedding differs from the target's: it was trained for another model")
+
+
+def our_state_dict(weights: dict[str, torch.Tensor], hidden: int) -> dict[str, torch.Tensor]:
+    """Published tensor names -> EagleNet's, with fc's input halves swapped to (feature, embedding)."""
+    ours = {}
+    for name, tensor in weights.items():
+        if name == "embed_tokens.weight" or name.endswith(IGNORED_SUFFIXES):
+            continue
+        if name == "fc.weight":
+            tensor = torch.cat([tensor[:, hidden:], tensor[:, :hidden]], dim=1)  # (H, 2H): [W_embed | W_feature] swapped
+        ours[name if name.startswith("fc.") else f"decoder.{name}"] = tensor
+    return ours
+
+
+def load_published(folder: Path, target_model) -> EagleNet:
+    """A published EAGLE-1/2 head, wired to `target_model`'s embedding and LM head."""
+    config = json.loads((folder / "config.json").read_text())
+    shape = shape_of(config, target_model)
+    weights = read_weights(folder, WEIGHT_FILES)
+    if "embed_tokens.weight" in weights:
+        _check_embedding(weights["embed_tokens.weight"], target_model)
+    net = EagleNet(shape, *target_parts(target_model, None))
+    missing, unexpected = net.load_state_dict(our_state_dict(weights, shape.hidden_size), strict=False)
+    missing = [k for k in missing if not k.startswith("decoder.embed_tokens")]
+    if missing or unexpected:
+        raise ValueError(f"{folder}: not the published EAGLE layout (missing {missing}, unexpected {unexpected})")
+    return net.eval()
