@@ -18,6 +18,7 @@ Layers (L = num_hidden_layers), as transformers 5.x numbers `output_hidden_state
     prenorm   output of the last decoder layer BEFORE the final norm (default; EAGLE's feature).
               No HF index gives it (the library overwrites hidden_states[L] with the normed
               state), so a forward hook on the last decoder layer captures it.
+    eagle3    EAGLE-3's three taps (2, L // 2, L - 3): the inputs of decoder layers 2, L // 2 and L - 3.
 Negative integers count from L+1 as in Python. Shards are written atomically and a rerun of the
 same command resumes; see `data_generation.feature_shards` for the format and the reader.
 """
@@ -38,6 +39,9 @@ from tqdm import tqdm
 from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
 from evaluation.jsonl_store import JsonlStore
 from model.common.device import DTYPES, pick_device, pick_dtype
+from model.eagle.net3 import default_feature_layers
+
+EAGLE3 = "eagle3"  # --layers shorthand for EAGLE-3's taps of the target at hand
 
 ARGMAX_CHUNK = 256  # LM-head rows per matmul: 256 x 262k bf16 logits = 128 MiB, not the whole batch's GBs
 
@@ -47,7 +51,11 @@ class DumpSettingsMismatch(ValueError):
 
 
 def parse_layers(specs: list[str], num_layers: int) -> list[int | str]:
-    """Resolve --layers to HF hidden-state indices in [0, L] or 'prenorm'; dedupe, keep order."""
+    """Resolve --layers to HF hidden-state indices in [0, L] or 'prenorm'; dedupe, keep order.
+    'eagle3' stands for EAGLE-3's low, mid and high taps of this target (2, L // 2, L - 3)."""
+    if EAGLE3 in specs:
+        at = specs.index(EAGLE3)
+        specs = specs[:at] + [str(k) for k in default_feature_layers(num_layers)] + specs[at + 1:]
     layers: list[int | str] = []
     for spec in specs:
         if spec == PRENORM:
@@ -56,7 +64,7 @@ def parse_layers(specs: list[str], num_layers: int) -> list[int | str]:
             try:
                 k = int(spec)
             except ValueError:
-                raise ValueError(f"--layers: {spec!r} is neither an integer nor {PRENORM!r}") from None
+                raise ValueError(f"--layers: {spec!r} is neither an integer nor {PRENORM!r} nor {EAGLE3!r}") from None
             if not -(num_layers + 1) <= k <= num_layers:
                 raise ValueError(f"--layers: {k} out of range; the target has {num_layers} decoder layers, "
                                  f"so valid indices are 0..{num_layers} (or {PRENORM!r})")
@@ -284,7 +292,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", required=True, help="self-distilled ShareGPT JSONL (data_generation.generate)")
     parser.add_argument("--out", required=True, help="dump folder (index.json + shards)")
     parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--layers", nargs="+", default=[PRENORM], help="HF hidden-state indices 0..L and/or 'prenorm'")
+    parser.add_argument("--layers", nargs="+", default=[PRENORM],
+                        help="HF hidden-state indices 0..L, 'prenorm', and/or 'eagle3' (EAGLE-3's three taps)")
     parser.add_argument("--dtype", default="auto", help="dtype the target runs in")
     parser.add_argument("--device", default=None)
     parser.add_argument("--batch-size", type=int, default=16)

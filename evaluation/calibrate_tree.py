@@ -46,7 +46,7 @@ def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[f
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", choices=["medusa", "hydra", "eagle"], required=True)
+    parser.add_argument("--task", choices=["medusa", "hydra", "eagle", "eagle3"], required=True)
     parser.add_argument("--head", required=True, help="trained heads' folder")
     parser.add_argument("--features", required=True, help="hidden-state dump (held-apart part chosen by --skip/--limit)")
     parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on")
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
-    levels = {"unroll": args.depth} if args.task == "eagle" else {}  # EAGLE drafts every depth with one net
+    levels = {"unroll": args.depth} if args.task.startswith("eagle") else {}  # EAGLE drafts every depth with one net
     task = build_task(args.task, {"data": args.features, "target": args.target, "init_from": args.head,
                                   "skip": args.skip, "limit": args.limit, **levels})
     model = task.model().eval()

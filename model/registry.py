@@ -13,6 +13,7 @@ METHODS: dict[str, str] = {
     "pld": "model.pld.drafter",
     "eagle": "model.eagle.eagle1",
     "eagle2": "model.eagle.eagle2",
+    "eagle3": "model.eagle.eagle3",
     "lookahead": "model.lookahead.drafter",
     "medusa": "model.medusa.drafter",
     "hydra": "model.hydra.drafter",

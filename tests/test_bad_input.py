@@ -17,7 +17,7 @@ def word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
 
 
 def test_unknown_method_lists_known_ones():
-    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, ctc, eagle, eagle2, hydra, lookahead, medusa, pld, sd"):
+    with pytest.raises(ValueError, match="unknown method 'medusa2'.*known methods: ar, ctc, eagle, eagle2, eagle3, hydra, lookahead, medusa, pld, sd"):
         method_config("medusa2")
 
 
@@ -64,7 +64,7 @@ def test_bad_generation_settings():
         method_config("hydra", {"dynamic": True, "tree": "tree.json"})
 
 
-@pytest.mark.parametrize("method", ["eagle", "eagle2", "medusa", "hydra", "ctc"])
+@pytest.mark.parametrize("method", ["eagle", "eagle2", "eagle3", "medusa", "hydra", "ctc"])
 def test_head_methods_need_a_trained_head(method, tmp_path):
     from tiny import tiny_llama
 

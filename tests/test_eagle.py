@@ -1,5 +1,5 @@
-"""EAGLE-1/2: greedy lossless with untrained heads, the draft net's cache after partial acceptance,
-dynamic-tree selection, and static-tree building."""
+"""EAGLE-1/2 and EAGLE-3 nets: greedy lossless with untrained heads, the draft net's cache after partial
+acceptance, dynamic-tree selection, and static-tree building."""
 from __future__ import annotations
 
 import math
@@ -15,14 +15,17 @@ from model.common.static_tree import best_tree, check_tree, children_ranks
 from model.common.target import Target
 from model.common.tree_search import DynamicTree, StaticTree
 from model.eagle.drafter import EagleDrafter
+from model.eagle import net3
 from model.eagle.net import new_net
 from model.registry import build_drafter
 from model.sd.vocab import DraftVocab
 
 
-def random_head(model, folder, vocab: DraftVocab | None = None, seed: int = 0) -> str:
+def random_head(model, folder, vocab: DraftVocab | None = None, seed: int = 0, eagle3: bool = False) -> str:
+    """An untrained head saved like a trained one: EAGLE-1/2's net, or EAGLE-3's fusing hidden states 0, 1 and 2."""
     torch.manual_seed(seed)
-    new_net(model, vocab, heads=2, kv_heads=2, intermediate_size=96).save(folder)
+    make = (lambda *a, **k: net3.new_net(*a, feature_layers=(0, 1, 2), **k)) if eagle3 else new_net
+    make(model, vocab, heads=2, kv_heads=2, intermediate_size=96).save(folder)
     return str(folder)
 
 
@@ -31,10 +34,12 @@ def test_eagle_lossless_on_tiny_models(name, tmp_path):
     target = Target(MODELS[name]())
     full = random_head(target.model, tmp_path / "full")
     reduced = random_head(target.model, tmp_path / "reduced", DraftVocab(list(range(3, 60)), 96), seed=1)
+    fused = random_head(target.model, tmp_path / "eagle3", DraftVocab(list(range(3, 60)), 96), seed=2, eagle3=True)
     cfg = GenerationConfig(max_new_tokens=30)
     variants = [("eagle2", {"head": full}), ("eagle2", {"head": reduced, "depth": 3, "top_k": 4, "total_tokens": 12}),
                 ("eagle2", {"head": full, "depth": 8, "top_k": 2, "total_tokens": 10, "min_path_prob": 0.05}),
-                ("eagle", {"head": full, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced})]
+                ("eagle", {"head": full, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced}),
+                ("eagle2", {"head": fused, "depth": 4, "top_k": 3, "total_tokens": 12}), ("eagle", {"head": fused})]
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
         for method, options in variants:
@@ -43,17 +48,18 @@ def test_eagle_lossless_on_tiny_models(name, tmp_path):
             assert out.tokens == expected, f"{method} {options} diverged from plain decoding"
 
 
-def test_net_cache_matches_a_fresh_feed_after_partial_acceptance(tmp_path):
+@pytest.mark.parametrize("eagle3", [False, True])
+def test_net_cache_matches_a_fresh_feed_after_partial_acceptance(tmp_path, eagle3):
     """After every step the drafter's cache and root distribution equal those of a drafter reset on the committed text."""
     target = Target(tiny_llama())
-    net_folder = random_head(target.model, tmp_path / "head")
+    net_folder = random_head(target.model, tmp_path / "head", eagle3=eagle3)
     drafter = build_drafter("eagle2", target, {"head": net_folder, "top_k": 3, "total_tokens": 8, "depth": 3}, accept=AcceptConfig())
     accept = AcceptConfig()
     stopper = Stopper(GenerationConfig(max_new_tokens=100))
     state = target.prefill([1, 4, 8, 15, 16, 23], accept, drafter.hidden_layers)
     drafter.reset(state)
     accepted_some = False
-    for _ in range(8):
+    for _ in range(16):
         draft = drafter.propose(state)
         verdict = target.verify(state, draft, accept, drafter.hidden_layers)
         commit(state, verdict, stopper)
@@ -146,3 +152,13 @@ def test_best_tree_by_hand():
     assert children_ranks(best_tree(acc, 5)) == {(): [0, 1], (0,): [0, 1], (1,): [0]}
     with pytest.raises(ValueError, match="no parent"):
         check_tree([(0,), (1, 0)])
+
+
+def test_eagle3_method_takes_eagle3_heads_only(tmp_path):
+    target = Target(tiny_llama())
+    eagle1 = random_head(target.model, tmp_path / "eagle1")
+    with pytest.raises(ValueError, match="use eagle2"):
+        build_drafter("eagle3", target, {"head": eagle1}, accept=AcceptConfig())
+    fused = random_head(target.model, tmp_path / "eagle3", eagle3=True)
+    drafter = build_drafter("eagle3", target, {"head": fused, "depth": 2, "top_k": 2, "total_tokens": 4}, accept=AcceptConfig())
+    assert drafter.hidden_layers == (0, 1, 2)

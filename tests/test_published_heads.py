@@ -51,33 +51,47 @@ def write_published_head(folder, target_model, layers: int = 1, bias: bool = Tru
     return weights
 
 
-def reference_forward(w: dict[str, torch.Tensor], layers: int, embeds: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """EAGLE-1's draft net written out: fc over cat(embedding, feature), Llama layers (the first without its
-    input norm) with rotary positions 0..T-1 and causal attention, no final norm. (T, H) -> (T, H)."""
-    def rms(x, weight):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * weight
+def rms(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * weight
 
+
+def reference_layer(w: dict[str, torch.Tensor], p: str, attention_input: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """One Llama layer written out from the paper: rotary positions 0..T-1, causal attention over
+    `attention_input` added to `residual`, then the MLP on the normed sum. (T, ·) -> (T, H)."""
     def rotate(x, pos):  # (T, n, hd): rotary embedding, halves rotated
         hd = x.shape[-1]
         freqs = pos[:, None].float() / THETA ** (torch.arange(0, hd, 2).float() / hd)  # (T, hd/2)
         cos, sin = torch.cat([freqs, freqs], -1).cos()[:, None], torch.cat([freqs, freqs], -1).sin()[:, None]
         return x * cos + torch.cat([-x[..., hd // 2:], x[..., : hd // 2]], -1) * sin
 
-    T, hd = embeds.shape[0], HIDDEN // HEADS
+    T, hd = attention_input.shape[0], HIDDEN // HEADS
     pos = torch.arange(T)
+    q = rotate((attention_input @ w[p + "self_attn.q_proj.weight"].T).view(T, HEADS, hd), pos)
+    k = rotate((attention_input @ w[p + "self_attn.k_proj.weight"].T).view(T, KV_HEADS, hd), pos)
+    v = (attention_input @ w[p + "self_attn.v_proj.weight"].T).view(T, KV_HEADS, hd)
+    k, v = k.repeat_interleave(HEADS // KV_HEADS, 1), v.repeat_interleave(HEADS // KV_HEADS, 1)
+    scores = torch.einsum("qnd,knd->nqk", q, k) / math.sqrt(hd) + torch.full((T, T), -math.inf).triu(1)
+    attended = torch.einsum("nqk,knd->qnd", scores.softmax(-1), v).reshape(T, HEADS * hd)
+    x = residual + attended @ w[p + "self_attn.o_proj.weight"].T
+    h = rms(x, w[p + "post_attention_layernorm.weight"])
+    return x + (torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T) * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+
+
+def reference_forward(w: dict[str, torch.Tensor], layers: int, embeds: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """EAGLE-1's draft net: fc over cat(embedding, feature), Llama layers (the first without its input
+    norm), no final norm. (T, H) -> (T, H)."""
     x = torch.cat([embeds, features], -1) @ w["fc.weight"].T + w.get("fc.bias", 0)
     for n in range(layers):
-        p = f"layers.{n}."
-        h = x if n == 0 else rms(x, w[p + "input_layernorm.weight"])
-        q = rotate((h @ w[p + "self_attn.q_proj.weight"].T).view(T, HEADS, hd), pos)
-        k = rotate((h @ w[p + "self_attn.k_proj.weight"].T).view(T, KV_HEADS, hd), pos).repeat_interleave(HEADS // KV_HEADS, 1)
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(T, KV_HEADS, hd).repeat_interleave(HEADS // KV_HEADS, 1)
-        scores = torch.einsum("qnd,knd->nqk", q, k) / math.sqrt(hd) + torch.full((T, T), -math.inf).triu(1)
-        attended = torch.einsum("nqk,knd->qnd", scores.softmax(-1), v).reshape(T, HEADS * hd)
-        x = x + attended @ w[p + "self_attn.o_proj.weight"].T
-        h = rms(x, w[p + "post_attention_layernorm.weight"])
-        x = x + (torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T) * (h @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+        x = reference_layer(w, f"layers.{n}.", x if n == 0 else rms(x, w[f"layers.{n}.input_layernorm.weight"]), x)
     return x
+
+
+def eagle3_reference_logits(w: dict[str, torch.Tensor], embeds: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
+    """EAGLE-3's draft net: g = fc(low, mid, high); attention reads cat(norm(embedding), norm(g)) with g as the
+    residual; its own LM head on the normed output. (T, H), (T, 3H) -> (T, D)."""
+    g = fused @ w["fc.weight"].T
+    both = torch.cat([rms(embeds, w["midlayer.input_layernorm.weight"]), rms(g, w["midlayer.hidden_norm.weight"])], -1)
+    return rms(reference_layer(w, "midlayer.", both, g), w["norm.weight"]) @ w["lm_head.weight"].T
 
 
 @pytest.mark.parametrize("layers,bias,fmt", [(1, True, "bin"), (2, False, "safetensors")])
@@ -164,3 +178,49 @@ def test_published_medusa_heads_draft_losslessly_and_refuse_another_target(tmp_p
     write_published_medusa(tmp_path / "other", vocab=128)
     with pytest.raises(ValueError, match="another model"):
         load_medusa(str(tmp_path / "other"), target.model)
+
+
+def write_published_eagle3(folder, target_model, draft_ids: list[int], seed: int = 0) -> dict[str, torch.Tensor]:
+    """A random EAGLE-3 head in the published layout, drafting over `draft_ids` (d2t / t2d)."""
+    g = torch.Generator().manual_seed(seed)
+    rand = lambda *shape: torch.randn(*shape, generator=g) * 0.2  # noqa: E731
+    hd, vocab = HIDDEN // HEADS, target_model.get_input_embeddings().weight.shape[0]
+    p = "midlayer."
+    weights = {"embed_tokens.weight": target_model.get_input_embeddings().weight.detach().clone(),
+               "fc.weight": rand(HIDDEN, 3 * HIDDEN), "norm.weight": 1 + rand(HIDDEN),
+               "lm_head.weight": rand(len(draft_ids), HIDDEN) * 5,
+               "d2t": torch.tensor(draft_ids) - torch.arange(len(draft_ids)),
+               "t2d": torch.zeros(vocab, dtype=torch.bool).index_fill_(0, torch.tensor(draft_ids), True),
+               p + "self_attn.q_proj.weight": rand(HEADS * hd, 2 * HIDDEN), p + "self_attn.k_proj.weight": rand(KV_HEADS * hd, 2 * HIDDEN),
+               p + "self_attn.v_proj.weight": rand(KV_HEADS * hd, 2 * HIDDEN), p + "self_attn.o_proj.weight": rand(HIDDEN, HEADS * hd),
+               p + "mlp.gate_proj.weight": rand(FFN, HIDDEN), p + "mlp.up_proj.weight": rand(FFN, HIDDEN),
+               p + "mlp.down_proj.weight": rand(HIDDEN, FFN), p + "input_layernorm.weight": 1 + rand(HIDDEN),
+               p + "hidden_norm.weight": 1 + rand(HIDDEN), p + "post_attention_layernorm.weight": 1 + rand(HIDDEN)}
+    config = {"architectures": ["LlamaForCausalLMEagle3"], "hidden_size": HIDDEN, "intermediate_size": FFN,
+              "num_hidden_layers": 1, "num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS, "rms_norm_eps": EPS,
+              "rope_theta": THETA, "max_position_embeddings": 2048, "vocab_size": vocab, "draft_vocab_size": len(draft_ids)}
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    save_file(weights, str(folder / "model.safetensors"))
+    return weights
+
+
+def test_published_eagle3_head_computes_the_published_architecture_and_drafts_losslessly(tmp_path):
+    target = Target(tiny_llama(layers=8))  # EAGLE-3 taps hidden states 2, 4 and 5 of an 8-layer target
+    draft_ids = sorted(torch.randperm(96, generator=torch.Generator().manual_seed(5))[:40].tolist())
+    weights = write_published_eagle3(tmp_path / "head", target.model, draft_ids)
+    net = load_head(str(tmp_path / "head"), target)
+    assert net.feature_layers == (2, 4, 5)
+    assert net.to_target(torch.arange(40)).tolist() == draft_ids
+    g = torch.Generator().manual_seed(3)
+    ids, fused = torch.randint(3, 96, (9,), generator=g), torch.randn(9, 3 * HIDDEN, generator=g)
+    embeds = target.model.get_input_embeddings()(ids).detach()
+    with torch.no_grad():
+        ours = net.logits(net(fused[None], net.embed_tokens(ids)[None], torch.arange(9)[None]))[0]
+    torch.testing.assert_close(ours, eagle3_reference_logits(weights, embeds, fused), atol=1e-4, rtol=1e-4)
+    cfg = GenerationConfig(max_new_tokens=30)
+    for prompt in prompts(96):
+        expected = reference_greedy(target.model, prompt, 30)
+        drafter = build_drafter("eagle2", target, {"head": str(tmp_path / "head"), "depth": 3, "top_k": 3, "total_tokens": 10},
+                                accept=AcceptConfig())
+        assert generate(prompt, target, drafter, cfg).tokens == expected, "eagle2 with a published EAGLE-3 head diverged"

@@ -1,4 +1,4 @@
-"""Draft-head training (EAGLE, Medusa, Hydra, CTC) on a tiny target: dump features once, train each head on
+"""Draft-head training (EAGLE, EAGLE-3, Medusa, Hydra, CTC) on a tiny target: dump features once, train each head on
 the shared loop (the loss falls), and the trained heads draft losslessly through the evaluation runner."""
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def dump(tmp_path_factory):
         {"from": "human", "value": f"Translate German to English: Satz {i}\nEnglish:"},
         {"from": "gpt", "value": " " + answer}]}) + "\n" for i, answer in enumerate(ANSWERS)))
     hidden_states.main(["--data", str(data), "--out", str(d / "features"), "--target", target, "--dtype", "float32",
-                        "--device", "cpu", "--layers", "2", "--save-dtype", "float32"])
+                        "--device", "cpu", "--layers", "2", "0", "1", "--save-dtype", "float32"])
     return d, target
 
 
@@ -45,6 +45,8 @@ HEADS = {  # head -> (its training task, the task's own arguments, the methods t
     "eagle": ("eagle", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0}, ("eagle", "eagle2")),
     "eagle-ttt": ("eagle", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "unroll": 3},
                   ("eagle", "eagle2")),
+    "eagle3": ("eagle3", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "feature_layers": [0, 1, 2], "unroll": 2},
+               ("eagle", "eagle2")),
     "medusa": ("medusa", {"num_heads": 3}, ("medusa",)),
     "hydra": ("hydra", {"num_heads": 3}, ("hydra",)),
     "hydra-context": ("hydra", {"num_heads": 3, "context_layers": 1, "context_heads": 2, "context_kv_heads": 2,
@@ -112,8 +114,11 @@ def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):
     hidden_states.main(["--data", str(d / "distilled.jsonl"), "--out", str(other), "--target", target, "--dtype", "float32",
                         "--device", "cpu", "--layers", "1", "--save-dtype", "float32"])
     for task in TASKS:
-        with pytest.raises(ValueError, match="--layers 2"):
-            build_task(task, {"data": str(other), "target": target})
+        layers = {"feature_layers": [0, 1, 2]} if task == "eagle3" else {}
+        with pytest.raises(ValueError, match=f"--layers {'0 1 2' if layers else '2'}"):
+            build_task(task, {"data": str(other), "target": target, **layers})
+    with pytest.raises(ValueError, match="at least 7 layers"):  # EAGLE-3's default taps need a deeper target
+        build_task("eagle3", {"data": str(d / "features"), "target": target})
 
 
 def test_several_dumps_are_read_in_turn(dump):
@@ -130,18 +135,20 @@ def test_several_dumps_are_read_in_turn(dump):
         [single[i]["input_ids"].tolist() for i in list(range(kept)) * 2]
 
 
-def small_eagle_task(d: Path, target: str, unroll: int):
-    """The unrolled EAGLE task on the dump, full vocabulary, a small net (as HEADS' eagle)."""
-    _, args, _ = HEADS["eagle"]
-    return build_task("eagle", {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, **args,
-                                "unroll": unroll})
+def small_eagle_task(d: Path, target: str, unroll: int, head: str = "eagle"):
+    """The unrolled EAGLE (or EAGLE-3) task on the dump, full vocabulary, a small net (as HEADS' entry)."""
+    task, args, _ = HEADS[head]
+    return build_task(task, {"data": str(d / "features"), "target": target, "draft_vocab_size": 0, **args,
+                             "unroll": unroll})
 
 
-def test_unrolled_eagle_levels_are_what_drafting_a_chain_computes(dump):
+@pytest.mark.parametrize("head", ["eagle", "eagle3"])
+def test_unrolled_eagle_levels_are_what_drafting_a_chain_computes(dump, head):
     """EAGLE's training-time test scores level j at anchor i as the drafter would compute it: the real
-    context up to i in the net's cache, then j nodes each reading the previous node's predicted feature."""
+    context up to i in the net's cache, then j nodes each reading the previous node's predicted feature
+    (for EAGLE-3: level 0 reads the fused real layers, deeper levels the net's own output)."""
     d, target = dump
-    task = small_eagle_task(d, target, unroll=3)
+    task = small_eagle_task(d, target, unroll=3, head=head)
     torch.manual_seed(0)
     net = task.model().eval()
     batch = task.collate([task.dataset()[i] for i in (0, 1, 3)])  # different lengths: right padding included

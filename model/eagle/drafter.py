@@ -19,17 +19,22 @@ from model.common.target import truncate_cache
 from model.common.tree import Draft
 from model.common.tree_search import Node, Policy, grow, to_draft
 from model.eagle.net import EagleNet
+from model.eagle.net3 import Eagle3Net
 
 
 class EagleDrafter:
-    def __init__(self, net: EagleNet, policy: Policy):
+    def __init__(self, net: EagleNet | Eagle3Net, policy: Policy):
         self.net = net.eval()
         self.policy = policy
-        self.hidden_layers = (net.shape.feature_layer,)
+        self.hidden_layers = net.feature_layers
         self.device = net.param_like().device
         self.cache = DynamicCache()
         self.root_feature = torch.empty(0)
         self.root_logp = torch.empty(0)
+
+    def _taps(self, hidden: dict[int, torch.Tensor]) -> torch.Tensor:
+        """The target features the net reads, side by side: (T, H), or (T, 3H) for EAGLE-3's fused layers."""
+        return torch.cat([hidden[layer] for layer in self.hidden_layers], dim=-1)
 
     def _cache_len(self) -> int:
         return self.cache.get_seq_length() if self.cache.layers else 0
@@ -48,10 +53,10 @@ class EagleDrafter:
     def reset(self, state: DecodeState) -> None:
         self.cache = DynamicCache()
         m = state.cached_len
-        self._feed(state.hidden[self.hidden_layers[0]], state.tokens[1 : m + 1], 0)
+        self._feed(self._taps(state.hidden), state.tokens[1 : m + 1], 0)
 
     def update(self, state: DecodeState, verdict: Verdict) -> None:
-        features = verdict.hidden[self.hidden_layers[0]]  # (a+1, H): the old pending token and the accepted nodes
+        features = self._taps(verdict.hidden)  # (a+1, H or 3H): the old pending token and the accepted nodes
         m = state.cached_len - len(features)
         self._feed(features, state.tokens[m + 1 :], m)
 

@@ -11,7 +11,7 @@ from model.eagle.load import load_head
 
 @dataclass(frozen=True)
 class Config:
-    head: str = ""  # folder of a trained EAGLE head (train/tasks/eagle.py)
+    head: str = ""  # a trained EAGLE head (train/tasks/eagle.py or eagle3.py), or a published one: folder or hub id
     tree: str = ""  # JSON list of rank paths, e.g. [[0], [1], [0, 0]]; empty: the default tree below
     total_tokens: int = 60  # nodes of the default tree
     depth: int = 6  # deepest path of the default tree

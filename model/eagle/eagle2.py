@@ -10,7 +10,7 @@ from model.eagle.load import load_head
 
 @dataclass(frozen=True)
 class Config:
-    head: str = ""  # folder of a trained EAGLE head (train/tasks/eagle.py)
+    head: str = ""  # a trained EAGLE head (train/tasks/eagle.py or eagle3.py), or a published one: folder or hub id
     depth: int = 5  # draft-net forwards per step after the first level: trees are depth + 1 deep
     top_k: int = 10  # nodes expanded per level, and children drawn per expanded node
     total_tokens: int = 60  # nodes kept after reranking, i.e. verified per step

@@ -38,6 +38,7 @@ class EagleShape:
     rope_theta: float = 10000.0
     max_positions: int = 32768
     rms_norm_eps: float = 1e-6
+    head_dim: int | None = None  # attention head width; None: hidden_size // heads
     rope_scaling: dict | None = None  # a Llama rope_scaling entry (e.g. Llama 3's), as a published head's config has it
     # the published EAGLE-1/2 net (model/eagle/published.py) has no RMSNorm before its first layer's attention,
     # none after its last layer, and may have an fc without bias; heads trained here keep all three
@@ -49,7 +50,7 @@ class EagleShape:
         return LlamaConfig(vocab_size=1, hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
                            num_hidden_layers=self.layers, num_attention_heads=self.heads, num_key_value_heads=self.kv_heads,
                            max_position_embeddings=self.max_positions, rope_theta=self.rope_theta,
-                           rope_scaling=self.rope_scaling, rms_norm_eps=self.rms_norm_eps,
+                           rope_scaling=self.rope_scaling, rms_norm_eps=self.rms_norm_eps, head_dim=self.head_dim,
                            pad_token_id=None, bos_token_id=None, eos_token_id=None, attn_implementation="sdpa")
 
 
@@ -66,6 +67,11 @@ class EagleNet(FrozenTarget):
             self.decoder.layers[0].input_layernorm = nn.Identity()
         if not shape.output_norm:
             self.decoder.norm = nn.Identity()
+
+    @property
+    def feature_layers(self) -> tuple[int, ...]:
+        """Target hidden_states indices the net reads (concatenated, in this order)."""
+        return (self.shape.feature_layer,)
 
     def forward(
         self,

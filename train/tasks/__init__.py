@@ -15,6 +15,7 @@ from typing import Any
 TASKS = {
     "drafter_lm": "train.tasks.drafter_lm:DrafterLMTask",
     "eagle": "train.tasks.eagle:EagleTask",
+    "eagle3": "train.tasks.eagle3:Eagle3Task",
     "medusa": "train.tasks.medusa:MedusaTask",
     "hydra": "train.tasks.hydra:HydraTask",
     "ctc": "train.tasks.ctc:CtcTask",

@@ -95,7 +95,10 @@ class EagleTask(HeadTask):
 
     def level_loss(self, level: Level) -> torch.Tensor:
         pred, goal, logits, labels = level
-        return self.weights[0] * F.smooth_l1_loss(pred, goal) + self.weights[1] * F.cross_entropy(logits, labels)
+        loss = self.weights[1] * F.cross_entropy(logits, labels)
+        if self.weights[0]:  # EAGLE-3 has no feature to regress to (its goals are fused inputs of another width)
+            loss = loss + self.weights[0] * F.smooth_l1_loss(pred, goal)
+        return loss
 
     def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """[(logits, labels)] per draft level, on a teacher-forced token path (for evaluation.calibrate_tree)."""

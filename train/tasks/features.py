@@ -2,7 +2,8 @@
 padded batches, the target's frozen parts, and the reduced draft vocabulary.
 
 A batch holds, per conversation (right-padded to the longest, T):
-    features (B, T, H) float32   the target's LM-head input at each position
+    features (B, T, H) float32   the target's LM-head input at each position (or, with `layers`, those
+                                 layers' hidden states side by side: (B, T, len(layers) * H), for EAGLE-3)
     input_ids (B, T)             the conversation's tokens
     attention_mask (B, T)        1 on real tokens
     labels (B, T)                the target's greedy next token after each position, as a draft id;
@@ -10,7 +11,7 @@ A batch holds, per conversation (right-padded to the longest, T):
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -23,13 +24,17 @@ IGNORE = -100
 
 class FeatureData:
     def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None = None,
-                 limit: int | None = None, skip: int = 0):
+                 limit: int | None = None, skip: int = 0,
+                 layers: tuple[int, ...] | Callable[[int], tuple[int, ...]] | None = None):
         """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit; a negative
         limit -n leaves each dump's last n apart, as a slice does); several dumps (e.g. one per language,
-        for a multilingual head) are read one after the other."""
+        for a multilingual head) are read one after the other. `layers`: the hidden states read, or a
+        function of the target's layer count giving them; by default the LM head's input alone."""
         self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
-        self.layer = self.target_model.config.get_text_config().num_hidden_layers
-        self.key = hidden_key(self.layer)
+        num_layers = self.target_model.config.get_text_config().num_hidden_layers
+        chosen = layers(num_layers) if callable(layers) else layers
+        self.layers = tuple(chosen) if chosen else (num_layers,)
+        self.keys = [hidden_key(layer) for layer in self.layers]
         self.parts = [self._part(folder, limit, skip) for folder in ([data] if isinstance(data, str) else data)]
         if init_from:
             self.vocab = DraftVocab.load(init_from)
@@ -46,10 +51,11 @@ class FeatureData:
         end = len(shards) if not limit else len(shards) + limit if limit < 0 else min(len(shards), skip + limit)
         if end <= skip:
             raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
-        if self.key not in shards.keys:
-            raise ValueError(f"{folder} holds layers {shards.layers}; draft heads read layer {self.layer} (the LM "
-                             f"head's input): dump it with python -m data_generation.hidden_states "
-                             f"--layers {self.layer}")
+        if not set(self.keys) <= set(shards.keys):
+            wanted = " ".join(str(layer) for layer in self.layers)
+            raise ValueError(f"{folder} holds layers {shards.layers}; this head reads layers {wanted} (for most heads "
+                             f"the LM head's input): dump them with python -m data_generation.hidden_states "
+                             f"--layers {wanted}")
         return shards, range(skip, end)
 
     def _answer_tokens(self, row: dict[str, torch.Tensor]) -> list[int]:
@@ -61,14 +67,14 @@ class FeatureData:
 
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         width = max(len(r["input_ids"]) for r in rows)
-        hidden = rows[0][self.key].shape[-1]
-        batch = {"features": torch.zeros(len(rows), width, hidden),  # (B, T, H)
+        hidden = sum(rows[0][key].shape[-1] for key in self.keys)
+        batch = {"features": torch.zeros(len(rows), width, hidden),  # (B, T, H), or (B, T, 3H) for three layers
                  "input_ids": torch.zeros(len(rows), width, dtype=torch.long),
                  "attention_mask": torch.zeros(len(rows), width, dtype=torch.long),
                  "labels": torch.full((len(rows), width), IGNORE, dtype=torch.long)}
         for b, row in enumerate(rows):
             n = len(row["input_ids"])
-            batch["features"][b, :n] = row[self.key].float()
+            batch["features"][b, :n] = torch.cat([row[key].float() for key in self.keys], dim=-1)
             batch["input_ids"][b, :n] = row["input_ids"]
             batch["attention_mask"][b, :n] = 1
             labels = row["target_argmax"].clone()

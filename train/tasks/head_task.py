@@ -18,9 +18,13 @@ class HeadTask:
 
     def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None,
                  limit: int | None, skip: int, shape_args: dict[str, Any]):
-        self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip)
+        self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip, self.feature_layers(init_from))
         self.init_from, self.shape_args = init_from, shape_args
         self.dataset, self.collate = self.data.dataset, self.data.collate
+
+    def feature_layers(self, init_from: str | None):
+        """The target hidden states the net reads (see FeatureData's `layers`); None: the LM head's input."""
+        return None
 
     def model(self) -> nn.Module:
         if self.init_from:  # continue training, or evaluate (calibrate_tree), a trained head
