@@ -1,4 +1,4 @@
-"""Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2, Medusa, Hydra (plain and
+"""Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2, EAGLE-3, Medusa, Hydra (plain and
 with Hydra++'s context layer) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
 on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
 from __future__ import annotations
@@ -19,6 +19,7 @@ from model.ctc import net as ctc_net
 from model.ctc.drafter import Config as CtcConfig
 from model.ctc.drafter import CtcDrafter
 from model.eagle.drafter import EagleDrafter
+from model.eagle import net3
 from model.eagle.net import new_net
 from model.hydra import net as hydra_net
 from model.hydra.drafter import HydraDrafter
@@ -43,6 +44,7 @@ def setup(gemma_fp32):
     vocab = DraftVocab(list(range(4096)), target.vocab_size)
     torch.manual_seed(0)
     eagle_net = new_net(model, vocab, heads=4, kv_heads=4, intermediate_size=256)
+    eagle3_net = net3.new_net(model, vocab, heads=4, kv_heads=4, intermediate_size=256, tap_norm=True)  # layers 2, 9, 15
     # an untrained CTC head, its slots randomised so drafts vary
     ctc = ctc_net.new_net(model, vocab, heads=4, kv_heads=4, intermediate_size=256, slots=4)
     # untrained Medusa / Hydra heads; Medusa's zero-initialised blocks randomised so its heads differ
@@ -52,11 +54,11 @@ def setup(gemma_fp32):
     hydra = hydra_net.new_net(model, vocab, num_heads=3)
     hydra_context = hydra_net.new_net(model, vocab, num_heads=3, context_layers=1, context_heads=4, context_kv_heads=4,
                                       context_intermediate_size=256)
-    return target, tokenizer, random_drafter, (eagle_net, ctc, medusa, hydra, hydra_context)
+    return target, tokenizer, random_drafter, (eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context)
 
 
 def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, max_new_tokens: int) -> None:
-    eagle_net, ctc, medusa, hydra, hydra_context = heads
+    eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context = heads
     tree = StaticTree(default_tree(12, 3, 3))
     ids = tokenizer(prompt).input_ids
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
@@ -69,6 +71,7 @@ def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, m
         LookaheadDrafter(LookaheadConfig()),
         EagleDrafter(eagle_net, DynamicTree(depth=3, top_k=4, total_tokens=16)),
         EagleDrafter(eagle_net, StaticTree(default_tree(12, 4, 3))),
+        EagleDrafter(eagle3_net, DynamicTree(depth=3, top_k=4, total_tokens=16)),
         CtcDrafter(ctc, CtcConfig(beam=8, top_k=4, total_tokens=12)),
         MedusaDrafter(medusa, tree),
         HydraDrafter(hydra, tree),

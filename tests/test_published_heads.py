@@ -224,3 +224,10 @@ def test_published_eagle3_head_computes_the_published_architecture_and_drafts_lo
         drafter = build_drafter("eagle2", target, {"head": str(tmp_path / "head"), "depth": 3, "top_k": 3, "total_tokens": 10},
                                 accept=AcceptConfig())
         assert generate(prompt, target, drafter, cfg).tokens == expected, "eagle2 with a published EAGLE-3 head diverged"
+
+
+def test_unreachable_hub_head_is_a_clear_error():
+    """A hub id that cannot be fetched (no hub here, or no such repository) names itself; nothing is half-loaded."""
+    target = Target(tiny_llama())
+    with pytest.raises(FileNotFoundError, match="neither a local folder nor a reachable hub repository"):
+        load_head("multispec-tests/no-such-eagle-head", target)

@@ -46,10 +46,13 @@ class Eagle3Shape(EagleShape):
 
     feature_layers: tuple[int, ...] = ()  # target hidden_states indices fused by fc, low to high
     own_lm_head: bool = False  # a trained LM head over the draft vocabulary (published heads) instead of the target's
+    # scale each tapped layer to RMS 1 per token before fc: Gemma's residual stream has RMS ~40 at layer 2 and ~800
+    # at layer 15 with outliers near 100,000, so unscaled the high layer drowns the others (published heads: off)
+    tap_norm: bool = False
 
     def __post_init__(self) -> None:
-        if not self.feature_layers:
-            raise ValueError("an EAGLE-3 net needs the target layers it fuses (feature_layers)")
+        if len(self.feature_layers) < 2:  # the width tells fused target features (kH) from the net's own (H)
+            raise ValueError(f"an EAGLE-3 net fuses at least two target layers, got feature_layers={self.feature_layers}")
         object.__setattr__(self, "feature_layers", tuple(self.feature_layers))  # a list after a JSON round trip
 
 
@@ -102,6 +105,9 @@ class Eagle3Net(FrozenTarget):
         dtype = self.fc.weight.dtype
         features = features.to(dtype)
         if features.shape[-1] != self.shape.hidden_size:
+            if self.shape.tap_norm:  # (B, T, 3H): each H-wide layer to RMS 1, in float32 (squares of 1e5 in bf16 lose digits)
+                taps = features.float().unflatten(-1, (len(self.shape.feature_layers), -1))  # (B, T, 3, H)
+                features = (taps * torch.rsqrt(taps.pow(2).mean(-1, keepdim=True) + 1e-6)).flatten(-2).to(dtype)
             features = self.fc(features)  # (B, T, H)
         batch, length = features.shape[:2]
         past = cache.get_seq_length() if cache is not None and cache.layers else 0

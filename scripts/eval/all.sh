@@ -4,8 +4,8 @@
 # (evaluation/side_by_side.py), then the report (markdown table + plots) in
 # $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
 # is set. Trained methods take their weights from env, where {lang} becomes each language:
-#   DRAFTER (sd), EAGLE_HEAD (+ EAGLE_TREE for eagle; eagle2 builds its own), MEDUSA_HEAD + MEDUSA_TREE, HYDRA_HEAD + HYDRA_TREE,
-#   CTC_HEAD
+#   DRAFTER (sd), EAGLE_HEAD (+ EAGLE_TREE for eagle; eagle2 builds its own), EAGLE3_HEAD (eagle3), MEDUSA_HEAD + MEDUSA_TREE,
+#   HYDRA_HEAD + HYDRA_TREE, CTC_HEAD
 # and EXTRA_<method> adds that method's own options, e.g.
 #   METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final EXTRA_eagle2="--total-tokens 20" bash scripts/eval/all.sh --limit 20
 set -euo pipefail
@@ -23,6 +23,7 @@ method_args() {  # method lang -> its weights' options
     sd) path="${DRAFTER:?sd needs DRAFTER=path}"; echo "--drafter ${path//\{lang\}/$2}"; return ;;
     eagle) path="${EAGLE_HEAD:?eagle needs EAGLE_HEAD=path}"; tree="${EAGLE_TREE:-}" ;;
     eagle2) path="${EAGLE_HEAD:?eagle2 needs EAGLE_HEAD=path}" ;;
+    eagle3) path="${EAGLE3_HEAD:?eagle3 needs EAGLE3_HEAD=path}" ;;
     medusa) path="${MEDUSA_HEAD:?medusa needs MEDUSA_HEAD=path}"; tree="${MEDUSA_TREE:-}" ;;
     hydra) path="${HYDRA_HEAD:?hydra needs HYDRA_HEAD=path}"; tree="${HYDRA_TREE:-}" ;;
     ctc) path="${CTC_HEAD:?ctc needs CTC_HEAD=path}" ;;

@@ -4,7 +4,9 @@
 The same teacher forcing and training-time test as EAGLE's task (train/tasks/eagle.py): level 0 reads
 the fused real features, level j >= 1 reads the net's own level j-1 output. The loss is cross-entropy
 alone, every level weighted by unroll_decay**j: the net's output is not meant to equal any one target
-feature, so there is nothing to regress it to.
+feature, so there is nothing to regress it to. No input noise by default (the training-time test
+already trains on the net's own imperfect features; noise scaled to the fused features' RMS would
+drown the low layer), and each tapped layer is scaled to RMS 1 (`tap_norm`, see Eagle3Shape).
 """
 from __future__ import annotations
 
@@ -19,12 +21,12 @@ class Eagle3Task(EagleTask):
     net_module = eagle_net3
 
     def __init__(self, data: str | list[str], feature_layers: list[int] | None = None, unroll: int = 3,
-                 **eagle_args):
+                 tap_norm: bool = True, noise: float = 0.0, **eagle_args):
         if eagle_args.get("feature_weight"):
             raise ValueError("EAGLE-3 trains on cross-entropy alone: feature_weight must be 0")
         self.requested_layers = tuple(feature_layers) if feature_layers else None
-        super().__init__(data, feature_weight=0.0, unroll=unroll, **{"token_weight": 1.0, **eagle_args})
-        self.shape_args["feature_layers"] = self.data.layers
+        super().__init__(data, feature_weight=0.0, unroll=unroll, noise=noise, **{"token_weight": 1.0, **eagle_args})
+        self.shape_args.update(feature_layers=self.data.layers, tap_norm=tap_norm)
 
     def feature_layers(self, init_from: str | None):
         if self.requested_layers:
