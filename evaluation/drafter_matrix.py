@@ -32,7 +32,7 @@ from evaluation.tables import markdown_table
 from model.common.zoo import load_model
 
 METRICS = ("MAT", "speedup")
-HEAD_METHODS = ("eagle", "eagle2", "medusa", "hydra", "ctc")
+HEAD_METHODS = ("eagle", "eagle2", "eagle3", "medusa", "hydra", "ctc")
 
 
 def parse_drafters(items: list[str]) -> dict[str, str]:

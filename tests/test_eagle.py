@@ -162,3 +162,14 @@ def test_eagle3_method_takes_eagle3_heads_only(tmp_path):
     fused = random_head(target.model, tmp_path / "eagle3", eagle3=True)
     drafter = build_drafter("eagle3", target, {"head": fused, "depth": 2, "top_k": 2, "total_tokens": 4}, accept=AcceptConfig())
     assert drafter.hidden_layers == (0, 1, 2)
+
+
+def test_heads_keep_float32_rotary_frequencies_on_a_bf16_target():
+    """Placing a head in the target's dtype must not round its rotary frequencies (a position-growing error)."""
+    from model.common.heads import place
+
+    target = Target(tiny_llama().to(torch.bfloat16))
+    for net in (new_net(target.model), net3.new_net(target.model, feature_layers=(0, 1, 2))):
+        placed = place(net, target)
+        assert placed.fc.weight.dtype == torch.bfloat16
+        assert all(b.dtype == torch.float32 for name, b in placed.named_buffers() if name.endswith("inv_freq"))

@@ -231,3 +231,15 @@ def test_unreachable_hub_head_is_a_clear_error():
     target = Target(tiny_llama())
     with pytest.raises(FileNotFoundError, match="neither a local folder nor a reachable hub repository"):
         load_head("multispec-tests/no-such-eagle-head", target)
+    with pytest.raises(FileNotFoundError, match="neither a local folder"):  # not even a valid repository id
+        load_head("no such/head", target)
+
+
+def test_published_eagle3_head_for_a_larger_vocabulary_is_refused(tmp_path):
+    target = Target(tiny_llama(layers=8))
+    weights = write_published_eagle3(tmp_path / "head", target.model, list(range(30, 70)))
+    del weights["embed_tokens.weight"]  # published EAGLE-3 heads usually carry no embedding to compare
+    weights["d2t"][-1] += 100  # a draft id mapped past the target's 96 tokens
+    save_file(weights, str(tmp_path / "head" / "model.safetensors"))
+    with pytest.raises(ValueError, match="another model"):
+        load_head(str(tmp_path / "head"), target)

@@ -172,6 +172,10 @@ def test_training_time_test_options_are_checked(dump):
         build_task("eagle", {"data": str(d / "features"), "target": target, "unroll": 0})
     with pytest.raises(ValueError, match="CTC drafter drafts its slots in one pass"):
         build_task("ctc", {"data": str(d / "features"), "target": target, "unroll": 2})
+    eagle3 = {"data": str(d / "features"), "target": target, "feature_layers": [0, 1, 2]}
+    with pytest.raises(ValueError, match="cross-entropy alone"):
+        build_task("eagle3", {**eagle3, "feature_weight": 1.0})
+    assert build_task("eagle3", {**eagle3, "feature_weight": 0}).weights == (0.0, 1.0)  # an explicit 0 is fine
 
 
 def test_training_time_test_under_accelerate_launch(dump):

@@ -21,7 +21,7 @@ def load_head(name: str, target: Target) -> EagleNet | net3.Eagle3Net:
     elif is_published(folder):
         net = load_published(folder, target.model)
     else:
-        raise FileNotFoundError(f"{folder} is not a trained EAGLE head (no eagle_config.json: train one with "
-                                f"scripts/train/eagle.sh) nor a published EAGLE-1/2 head (config.json and "
-                                f"{' or '.join(WEIGHT_FILES)})")
+        raise FileNotFoundError(f"{folder} is not a trained EAGLE head (no eagle_config.json or eagle3_config.json: "
+                                f"train one with scripts/train/eagle.sh or eagle3.sh) nor a published EAGLE-1/2 or "
+                                f"EAGLE-3 head (config.json and {' or '.join(WEIGHT_FILES)})")
     return place(net, target)

@@ -36,7 +36,7 @@ def default_feature_layers(num_layers: int) -> tuple[int, int, int]:
     """EAGLE-3's low, mid and high taps as HF hidden-state indices: the inputs of decoder layers 2, L//2 and L-3."""
     if num_layers < 7:
         raise ValueError(f"EAGLE-3's taps (2, L // 2, L - 3) need a target of at least 7 layers, this one has "
-                         f"{num_layers}: pass feature_layers")
+                         f"{num_layers}: name the layers to fuse (task_args.feature_layers, or integer --layers)")
     return 2, num_layers // 2, num_layers - 3
 
 

@@ -87,6 +87,9 @@ def _eagle3_vocab(weights: dict[str, torch.Tensor], target_rows: int) -> DraftVo
     """The draft vocabulary of d2t (draft id d is target id d + d2t[d]); None where it is the target's own."""
     rows = weights["lm_head.weight"].shape[0]
     to_target = torch.arange(rows) + weights.get("d2t", torch.zeros(rows, dtype=torch.long)).long()
+    if int(to_target.max()) >= target_rows or int(to_target.min()) < 0:
+        raise ValueError(f"the published EAGLE-3 head drafts target ids up to {int(to_target.max())}, the target has "
+                         f"{target_rows}: it was trained for another model")
     if rows == target_rows and bool((to_target == torch.arange(rows)).all()):
         return None
     return DraftVocab(to_target.tolist(), target_rows)
@@ -104,7 +107,8 @@ def load_published(folder: Path, target_model) -> EagleNet | Eagle3Net:
         vocab = _eagle3_vocab(weights, target_model.get_output_embeddings().weight.shape[0])
         shape = Eagle3Shape(**args, feature_layers=default_feature_layers(target_layers), own_lm_head=True)
         net: EagleNet | Eagle3Net = Eagle3Net(shape, *target_parts(target_model, vocab), vocab)
-        ours = {name: tensor for name, tensor in weights.items() if name not in ("d2t", "t2d")}
+        ours = {name: tensor for name, tensor in weights.items()
+                if name not in ("d2t", "t2d") and not name.endswith(IGNORED_SUFFIXES)}
     else:
         shape = EagleShape(**args, input_norm=False, output_norm=False, fc_bias=bool(config.get("bias", True)))
         net = EagleNet(shape, *target_parts(target_model, None))

@@ -3,7 +3,8 @@
 # A language-specialized draft head: features (scripts/train/features.sh), training on all but the last
 # HOLDOUT conversations, a static tree calibrated on those held-apart ones (for medusa, hydra and eagle;
 # eagle2 and ctc grow their own), then the head's methods against ar on LANG's questions. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
-# Env: HOLDOUT (500), LIMIT (eval questions, 20), TRAIN_ARGS (key=value overrides), plus features.sh's.
+# Env: HOLDOUT (500), LIMIT (eval questions, 20), TRAIN_ARGS (key=value overrides), plus features.sh's but LAYERS and
+#      FEATURES_DIR, which the task sets (eagle3: data/features-eagle3/LANG with --layers eagle3).
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/../env.sh"

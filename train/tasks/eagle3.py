@@ -22,7 +22,7 @@ class Eagle3Task(EagleTask):
 
     def __init__(self, data: str | list[str], feature_layers: list[int] | None = None, unroll: int = 3,
                  tap_norm: bool = True, noise: float = 0.0, **eagle_args):
-        if eagle_args.get("feature_weight"):
+        if eagle_args.pop("feature_weight", 0.0):
             raise ValueError("EAGLE-3 trains on cross-entropy alone: feature_weight must be 0")
         self.requested_layers = tuple(feature_layers) if feature_layers else None
         super().__init__(data, feature_weight=0.0, unroll=unroll, noise=noise, **{"token_weight": 1.0, **eagle_args})
