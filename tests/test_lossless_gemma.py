@@ -1,5 +1,5 @@
 """Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2, EAGLE-3, Medusa, Hydra (plain and
-with Hydra++'s context layer) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
+with Hydra++'s context layer, reading the next tokens) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
 on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def setup(gemma_fp32):
         torch.nn.init.normal_(block.linear.weight, std=0.05)
     hydra = hydra_net.new_net(model, vocab, num_heads=3)
     hydra_context = hydra_net.new_net(model, vocab, num_heads=3, context_layers=1, context_heads=4, context_kv_heads=4,
-                                      context_intermediate_size=256)
+                                      context_intermediate_size=256, context_next_token=True)
     return target, tokenizer, random_drafter, (eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context)
 
 

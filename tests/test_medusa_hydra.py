@@ -21,6 +21,7 @@ from model.sd.vocab import DraftVocab
 
 
 CONTEXT = {"context_layers": 1, "context_heads": 2, "context_kv_heads": 2, "context_intermediate_size": 48}  # Hydra++
+CONTEXT_TOKENS = {**CONTEXT, "context_next_token": True}  # Hydra++ whose context reads each feature's next token
 
 
 def randomize(net, seed: int):
@@ -38,9 +39,11 @@ def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
     randomize(new_medusa(target.model, num_heads=3), 0).save(tmp_path / "medusa")
     randomize(new_hydra(target.model, vocab, num_heads=3), 1).save(tmp_path / "hydra")
     randomize(new_hydra(target.model, vocab, num_heads=3, **CONTEXT), 2).save(tmp_path / "hydra-context")
+    randomize(new_hydra(target.model, vocab, num_heads=3, **CONTEXT_TOKENS), 6).save(tmp_path / "hydra-context-tokens")
     cfg = GenerationConfig(max_new_tokens=30)
     heads = (("medusa", "medusa", {"total_tokens": 20, "top_k": 4}), ("hydra", "hydra", {"total_tokens": 12, "top_k": 3}),
              ("hydra", "hydra-context", {"total_tokens": 12, "top_k": 3}),
+             ("hydra", "hydra-context-tokens", {"total_tokens": 12, "top_k": 3}),
              ("medusa", "medusa", {"dynamic": True, "total_tokens": 10, "top_k": 3}),
              ("hydra", "hydra-context", {"dynamic": True, "total_tokens": 10, "top_k": 3, "min_path_prob": 0.05}))
     for prompt in prompts(96):
@@ -51,10 +54,12 @@ def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
             assert out.tokens == expected, f"{head} {options} diverged from plain decoding"
 
 
-def test_hydra_context_cache_follows_the_committed_text():
-    """After every step, partial acceptances included, the cached context equals one pass over the committed features."""
+@pytest.mark.parametrize("context", [CONTEXT, CONTEXT_TOKENS], ids=["features", "features-and-next-tokens"])
+def test_hydra_context_cache_follows_the_committed_text(context):
+    """After every step, partial acceptances included, the cached context equals one pass over the committed features
+    (and, for a head that reads them, the tokens after them: the newest one's is the pending token)."""
     target = Target(tiny_llama())
-    net = randomize(new_hydra(target.model, num_heads=2, **CONTEXT), 5)
+    net = randomize(new_hydra(target.model, num_heads=2, **context), 5)
     drafter = HydraDrafter(net, StaticTree([(rank,) for rank in range(24)] + [(0, 0), (1, 0)]))  # wide: random heads hit
     accept, stopper = AcceptConfig(), Stopper(GenerationConfig(max_new_tokens=100))
     state = target.prefill([1, 4, 8, 15, 16, 23], accept, drafter.hidden_layers)
@@ -68,7 +73,7 @@ def test_hydra_context_cache_follows_the_committed_text():
         assert drafter.cache.get_seq_length() == state.cached_len
         with torch.inference_mode():
             hidden = target.model(torch.tensor([state.tokens[:-1]]), output_hidden_states=True).hidden_states[-1]
-            whole = net.contextualize(hidden)[0, -1]
+            whole = net.contextualize(hidden, next_ids=torch.tensor([state.tokens[1:]]))[0, -1]
         torch.testing.assert_close(drafter.feature, whole, atol=1e-4, rtol=1e-4)
     assert accepted_some, "no draft token was ever accepted: partial acceptance untested"
 
@@ -94,6 +99,11 @@ def test_hydra_candidates_depend_on_the_path():
     for node in (2, 3):
         prefix = torch.tensor([[pending, draft.tokens[draft.parents[node]]]])
         assert draft.tokens[node] == int(drafter._logp(prefix)[0].argmax())
+
+
+def test_context_next_token_needs_context_layers():
+    with pytest.raises(ValueError, match="context_next_token needs context layers"):
+        new_hydra(tiny_llama(), num_heads=2, context_next_token=True)
 
 
 def test_tree_deeper_than_the_heads_is_refused(tmp_path):

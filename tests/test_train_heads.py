@@ -50,7 +50,7 @@ HEADS = {  # head -> (its training task, the task's own arguments, the methods t
     "medusa": ("medusa", {"num_heads": 3}, ("medusa",)),
     "hydra": ("hydra", {"num_heads": 3}, ("hydra",)),
     "hydra-context": ("hydra", {"num_heads": 3, "context_layers": 1, "context_heads": 2, "context_kv_heads": 2,
-                                "context_intermediate_size": 64}, ("hydra",)),
+                                "context_intermediate_size": 64, "context_next_token": True}, ("hydra",)),
     "ctc": ("ctc", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "slots": 4, "ctc_tokens": 2,
                     "ctc_weight": 1.0}, ("ctc",)),
 }

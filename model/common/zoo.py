@@ -92,7 +92,12 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
             del config.quantization_config
         config.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        tmp.rename(out_dir)  # atomic: a half-written folder is never mistaken for a finished one
+        try:
+            tmp.rename(out_dir)  # atomic: a half-written folder is never mistaken for a finished one
+        except OSError:
+            if not (out_dir / "config.json").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process converted it first: theirs is as good
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -4,7 +4,8 @@ EAGLE-2's confidence-ranked one).
 Level d's nodes are expanded together by head d+1, each reading the feature behind the pending
 token and the embeddings of the pending token and its own path; one small MLP pass per level.
 With context layers (Hydra++) that feature is their output, and their KV cache is extended with the
-committed positions' target features after every step (drafted nodes never enter it).
+committed positions' target features after every step (drafted nodes never enter it), each beside
+the token that followed it if the head reads one (`context_next_token`).
 """
 from __future__ import annotations
 
@@ -31,20 +32,22 @@ class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read 
 
     def reset(self, state: DecodeState) -> None:
         self.cache = DynamicCache()
-        self.feature = self._contextualize(state.hidden[self.hidden_layers[0]], 0)
+        self.feature = self._contextualize(state, state.hidden[self.hidden_layers[0]], 0)
 
     def update(self, state: DecodeState, verdict: Verdict) -> None:
         features = verdict.hidden[self.hidden_layers[0]]  # the old pending token and the accepted nodes
-        self.feature = self._contextualize(features, state.cached_len - len(features))
+        self.feature = self._contextualize(state, features, state.cached_len - len(features))
 
     @torch.inference_mode()
-    def _contextualize(self, features: torch.Tensor, start: int) -> torch.Tensor:
+    def _contextualize(self, state: DecodeState, features: torch.Tensor, start: int) -> torch.Tensor:
         """Feed the features of positions start.. to the context layers; the heads' feature for the newest one."""
         if self.net.context is None:
             return features[-1]
         device = self.net.param_like().device
         positions = torch.arange(start, start + len(features), device=device)[None]
-        return self.net.contextualize(features[None].to(device), position_ids=positions, cache=self.cache)[0, -1]
+        next_ids = torch.tensor(state.tokens[start + 1 : start + 1 + len(features)], device=device)[None]  # ends with the pending token
+        return self.net.contextualize(features[None].to(device), position_ids=positions, cache=self.cache,
+                                      next_ids=next_ids)[0, -1]
 
     def _logp(self, prefixes: torch.Tensor) -> torch.Tensor:
         """Target-id prefixes (F, k) starting with the pending token -> head k's log-probs (F, V')."""

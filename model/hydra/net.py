@@ -9,6 +9,13 @@ Optionally (Hydra++'s prefix attention, `context_layers` > 0) the feature the he
 passed through decoder layer(s) of their own that attend over every earlier feature of the
 sequence, so the heads see more than the last position (e.g. a source name to copy). Those layers
 are transformers' Llama layers with their own KV cache, fed only committed positions.
+
+With `context_next_token` the context layers read, at each position i, fc(cat(f_i, e(x_{i+1}))) instead
+of f_i alone: the token that followed (or, at the newest position, the pending token) is always known,
+and EAGLE's observation is that a feature together with the token actually chosen after it predicts
+the continuation much better than the feature alone. Head 1 then sees what EAGLE's first draft level
+sees, for the price of one context pass over the committed tokens per step instead of a decoder-layer
+forward per draft level.
 """
 from __future__ import annotations
 
@@ -38,6 +45,11 @@ class HydraShape:
     context_heads: int = 8
     context_kv_heads: int = 8
     context_intermediate_size: int = 1728
+    context_next_token: bool = False  # the context layers read the next token's embedding beside each feature
+
+    def __post_init__(self) -> None:
+        if self.context_next_token and not self.context_layers:
+            raise ValueError("context_next_token needs context layers (context_layers >= 1) to read the tokens")
 
     def context_config(self):
         return EagleShape(self.hidden_size, self.feature_layer, heads=self.context_heads, kv_heads=self.context_kv_heads,
@@ -55,6 +67,7 @@ class HydraNet(FrozenTarget):
         self.context = LlamaModel(shape.context_config()) if shape.context_layers else None
         if self.context is not None:
             self.context.embed_tokens.requires_grad_(False)
+        self.context_fc = nn.Linear(2 * hidden, hidden, bias=False) if shape.context_next_token else None
 
     def contextualize(
         self,
@@ -62,11 +75,16 @@ class HydraNet(FrozenTarget):
         attention_mask: torch.Tensor | None = None,  # (B, T) padding
         position_ids: torch.Tensor | None = None,  # (B, T)
         cache: DynamicCache | None = None,
+        next_ids: torch.Tensor | None = None,  # (B, T) the token after each position, for context_next_token
     ) -> torch.Tensor:
         """The features the heads read (B, T, H): the target's own, or the context layers' output over them."""
         features = features.to(self.param_like().dtype)
         if self.context is None:
             return features
+        if self.context_fc is not None:
+            if next_ids is None:
+                raise ValueError("this Hydra++ head reads the token after each feature: pass next_ids")
+            features = self.context_fc(torch.cat([features, self.embed_tokens(next_ids).to(features.dtype)], dim=-1))
         return self.context(inputs_embeds=features, attention_mask=attention_mask, position_ids=position_ids,
                             past_key_values=cache, use_cache=cache is not None).last_hidden_state
 
@@ -75,11 +93,13 @@ class HydraNet(FrozenTarget):
         k = prefix_embeds.shape[1]
         return self.heads[k - 1](torch.cat([features.to(prefix_embeds.dtype), prefix_embeds.flatten(1)], dim=-1))
 
-    def forward(self, features: torch.Tensor, attention_mask: torch.Tensor, prefix_embeds: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, attention_mask: torch.Tensor, prefix_embeds: torch.Tensor,
+                next_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Every head at every real position at once (one call per training step, as DDP wants):
-        features (B, T, H), attention_mask (B, T), prefix_embeds (N, K, H) of the N real positions -> (N, K, H)."""
+        features (B, T, H), attention_mask (B, T), prefix_embeds (N, K, H) of the N real positions,
+        next_ids (B, T) the token after each position -> (N, K, H)."""
         real = attention_mask.bool()
-        context = self.contextualize(features, attention_mask)[real]
+        context = self.contextualize(features, attention_mask, next_ids=next_ids)[real]
         return torch.stack([self.head_feature(context, prefix_embeds[:, : k + 1]) for k in range(len(self.heads))], dim=1)
 
     def save(self, folder: str | Path) -> None:
