@@ -101,6 +101,19 @@ def test_hydra_candidates_depend_on_the_path():
         assert draft.tokens[node] == int(drafter._logp(prefix)[0].argmax())
 
 
+def test_untrained_next_token_context_starts_as_plain_hydra_plus_plus():
+    """The token half of the context's input projection starts at zero, the feature half as the identity."""
+    model = tiny_llama()
+    torch.manual_seed(7)
+    plain = new_hydra(model, num_heads=2, **CONTEXT)
+    torch.manual_seed(7)
+    reading = new_hydra(model, num_heads=2, **CONTEXT_TOKENS)  # context_fc is built last: the rest is identical
+    ids = torch.tensor([[1, 4, 8, 15, 16, 23]])
+    with torch.inference_mode():
+        hidden = model(ids, output_hidden_states=True).hidden_states[-1]
+        torch.testing.assert_close(reading.contextualize(hidden, next_ids=ids.roll(-1, 1)), plain.contextualize(hidden))
+
+
 def test_context_next_token_needs_context_layers():
     with pytest.raises(ValueError, match="context_next_token needs context layers"):
         new_hydra(tiny_llama(), num_heads=2, context_next_token=True)

@@ -68,6 +68,10 @@ class HydraNet(FrozenTarget):
         if self.context is not None:
             self.context.embed_tokens.requires_grad_(False)
         self.context_fc = nn.Linear(2 * hidden, hidden, bias=False) if shape.context_next_token else None
+        if self.context_fc is not None:  # start as plain Hydra++: the feature passes unchanged, the token half at zero
+            with torch.no_grad():  # (a random projection would cut the heads' direct path to the target's feature)
+                self.context_fc.weight.zero_()
+                self.context_fc.weight[:, :hidden].copy_(torch.eye(hidden))
 
     def contextualize(
         self,
