@@ -1,5 +1,5 @@
 """Greedy lossless on the real embedded target (float32): sd, pld, lookahead, EAGLE-1/2, EAGLE-3, Medusa, Hydra (plain and
-with Hydra++'s context layer, reading the next tokens) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
+with Hydra++'s context layer, also reading the next tokens) and CTC (all with untrained heads) and tree drafts emit plain decoding's tokens,
 on multilingual prompts and on a prompt longer than Gemma 3's 512-token sliding window."""
 from __future__ import annotations
 
@@ -52,13 +52,15 @@ def setup(gemma_fp32):
     for block in (*ctc.slots, *(head[0] for head in medusa.heads)):
         torch.nn.init.normal_(block.linear.weight, std=0.05)
     hydra = hydra_net.new_net(model, vocab, num_heads=3)
-    hydra_context = hydra_net.new_net(model, vocab, num_heads=3, context_layers=1, context_heads=4, context_kv_heads=4,
-                                      context_intermediate_size=256, context_next_token=True)
-    return target, tokenizer, random_drafter, (eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context)
+    context = {"context_layers": 1, "context_heads": 4, "context_kv_heads": 4, "context_intermediate_size": 256}
+    hydra_context = hydra_net.new_net(model, vocab, num_heads=3, **context)
+    hydra_context_tokens = hydra_net.new_net(model, vocab, num_heads=3, context_next_token=True, **context)
+    torch.nn.init.normal_(hydra_context_tokens.context_fc.weight, std=0.05)  # untrained, its tokens would weigh nothing
+    return target, tokenizer, random_drafter, (eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context, hydra_context_tokens)
 
 
 def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, max_new_tokens: int) -> None:
-    eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context = heads
+    eagle_net, eagle3_net, ctc, medusa, hydra, hydra_context, hydra_context_tokens = heads
     tree = StaticTree(default_tree(12, 3, 3))
     ids = tokenizer(prompt).input_ids
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_ids=(tokenizer.eos_token_id,))
@@ -76,6 +78,7 @@ def check_methods_agree(target, tokenizer, random_drafter, heads, prompt: str, m
         MedusaDrafter(medusa, tree),
         HydraDrafter(hydra, tree),
         HydraDrafter(hydra_context, tree),
+        HydraDrafter(hydra_context_tokens, tree),
     ):
         out = generate(ids, target, drafter, cfg, tokenizer)
         assert out.tokens == plain.tokens, f"{type(drafter).__name__} diverged on {prompt!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tiny import tiny_llama
 
 from model.common import zoo
@@ -14,9 +15,14 @@ class SavingTokenizer:
         Path(folder, "tokenizer.json").write_text("{}")
 
 
-def test_second_conversion_keeps_the_finished_folder(tmp_path, monkeypatch):
+@pytest.fixture
+def tiny_gguf_reader(monkeypatch):
+    """Reading any GGUF gives a tiny model and a tokenizer that saves one file: conversion without a real GGUF."""
     monkeypatch.setattr(zoo.AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: tiny_llama())
     monkeypatch.setattr(zoo.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: SavingTokenizer())
+
+
+def test_second_conversion_keeps_the_finished_folder(tmp_path, tiny_gguf_reader):
     models = tmp_path / "models"
     finished = models / "tiny"
     finished.mkdir(parents=True)
@@ -26,9 +32,7 @@ def test_second_conversion_keeps_the_finished_folder(tmp_path, monkeypatch):
     assert list(models.iterdir()) == [finished]
 
 
-def test_conversion_writes_model_config_and_tokenizer(tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo.AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: tiny_llama())
-    monkeypatch.setattr(zoo.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: SavingTokenizer())
+def test_conversion_writes_model_config_and_tokenizer(tmp_path, tiny_gguf_reader):
     out = tmp_path / "models" / "tiny"
     out.parent.mkdir()
     zoo._convert_gguf(tmp_path / "tiny.gguf", out)

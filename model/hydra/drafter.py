@@ -32,20 +32,22 @@ class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read 
 
     def reset(self, state: DecodeState) -> None:
         self.cache = DynamicCache()
-        self.feature = self._contextualize(state, state.hidden[self.hidden_layers[0]], 0)
+        self.feature = self._contextualize(state.hidden[self.hidden_layers[0]], state.tokens[1 : state.cached_len + 1], 0)
 
     def update(self, state: DecodeState, verdict: Verdict) -> None:
         features = verdict.hidden[self.hidden_layers[0]]  # the old pending token and the accepted nodes
-        self.feature = self._contextualize(state, features, state.cached_len - len(features))
+        start = state.cached_len - len(features)
+        self.feature = self._contextualize(features, state.tokens[start + 1 :], start)
 
     @torch.inference_mode()
-    def _contextualize(self, state: DecodeState, features: torch.Tensor, start: int) -> torch.Tensor:
-        """Feed the features of positions start.. to the context layers; the heads' feature for the newest one."""
+    def _contextualize(self, features: torch.Tensor, next_tokens: list[int], start: int) -> torch.Tensor:
+        """Feed positions start.. (features[j], followed by next_tokens[j]; the last is the pending token) to the
+        context layers; the heads' feature for the newest one."""
         if self.net.context is None:
             return features[-1]
         device = self.net.param_like().device
         positions = torch.arange(start, start + len(features), device=device)[None]
-        next_ids = torch.tensor(state.tokens[start + 1 : start + 1 + len(features)], device=device)[None]  # ends with the pending token
+        next_ids = torch.tensor(next_tokens, device=device)[None] if self.net.context_fc is not None else None
         return self.net.contextualize(features[None].to(device), position_ids=positions, cache=self.cache,
                                       next_ids=next_ids)[0, -1]
 
