@@ -23,6 +23,7 @@ from train.config import TrainConfig
 from train.loop import train
 from train.tasks import build_task
 from train.tasks.features import IGNORE
+from train.tasks.medusa import teacher_probs
 
 ANSWERS = ["The file was saved.", "The network is unreachable.", "Please wait a moment.", "The printer is out of paper.",
            "The connection was closed.", "An error occurred.", "The password is wrong.", "The session has expired."]
@@ -49,6 +50,7 @@ HEADS = {  # head -> (its training task, the task's own arguments, the methods t
                ("eagle", "eagle2")),
     "medusa": ("medusa", {"num_heads": 3}, ("medusa",)),
     "hydra": ("hydra", {"num_heads": 3}, ("hydra",)),
+    "hydra-teacher": ("hydra", {"num_heads": 3, "layers": 2, "teacher": 0.5}, ("hydra",)),
     "hydra-context": ("hydra", {"num_heads": 3, "context_layers": 1, "context_heads": 2, "context_kv_heads": 2,
                                 "context_intermediate_size": 64, "context_next_token": True}, ("hydra",)),
     "ctc": ("ctc", {"heads": 2, "kv_heads": 2, "intermediate_size": 64, "token_weight": 1.0, "slots": 4, "ctc_tokens": 2,
@@ -197,3 +199,24 @@ def test_a_batch_with_nothing_to_score_still_backpropagates(dump):
     loss = task.loss(net, batch)
     loss.backward()
     assert loss.item() == 0 and net.fc.weight.grad is not None
+
+
+@pytest.mark.parametrize("task", ["medusa", "hydra"])
+def test_teacher_targets_are_the_targets_distribution_after_each_heads_position(dump, task):
+    """Head k's soft target at position i is the target's distribution after position i+k, row for row with
+    its hard labels: its argmax is the greedy label wherever that is in the draft vocabulary (a shift off
+    by one fails), and it sums to one over the draft vocabulary."""
+    d, target = dump
+    task_obj = build_task(task, {"data": str(d / "features"), "target": target, "draft_vocab_size": 48,
+                                 "num_heads": 3, "teacher": 1.0})
+    net = task_obj.model()
+    batch = task_obj.collate([task_obj.dataset()[i] for i in (0, 1, 3)])  # different lengths: right padding included
+    with torch.no_grad():
+        pairs = task_obj.per_head(net, batch)
+        soft = teacher_probs(net, batch["features"], batch["labels"], batch["attention_mask"].bool(), len(pairs))
+    for (logits, labels), probs in zip(pairs, soft):
+        assert len(labels) and probs.shape == logits.shape
+        assert torch.equal(probs.argmax(dim=-1), labels)
+        torch.testing.assert_close(probs.sum(dim=-1), torch.ones(len(labels)))
+    with pytest.raises(ValueError, match="teacher weighs"):
+        build_task(task, {"data": str(d / "features"), "target": target, "teacher": 1.5})

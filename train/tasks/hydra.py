@@ -3,7 +3,8 @@
 teacher's choice, which on greedy self-distilled data is also the data's next token). With
 `context_layers` > 0 (Hydra++), f_i is first replaced by the context layers' causal pass over the
 conversation's features, trained end to end through the heads' loss; with `context_next_token` they read
-each feature beside the next token's embedding (see model/hydra/net.py)."""
+each feature beside the next token's embedding (see model/hydra/net.py). `teacher` > 0 distils the target's
+whole distribution, as Hydra's paper does (train/tasks/medusa.py)."""
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,8 @@ class HydraTask(MedusaTask):  # same data, loss and calibration; only the heads'
     def __init__(self, data: str | list[str], target: str = "gemma-3-270m", draft_vocab_size: int = 8192, num_heads: int = 4,
                  layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0, context_layers: int = 0, context_heads: int = 8, context_kv_heads: int = 8,
-                 context_intermediate_size: int = 1728, context_next_token: bool = False):
-        super().__init__(data, target, draft_vocab_size, num_heads, layers, decay, init_from, limit, skip)
+                 context_intermediate_size: int = 1728, context_next_token: bool = False, teacher: float = 0.0):
+        super().__init__(data, target, draft_vocab_size, num_heads, layers, decay, init_from, limit, skip, teacher)
         self.shape_args.update(context_layers=context_layers, context_heads=context_heads,
                                context_kv_heads=context_kv_heads, context_intermediate_size=context_intermediate_size,
                                context_next_token=context_next_token)
