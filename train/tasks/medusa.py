@@ -25,12 +25,17 @@ def shifted(x: torch.Tensor, k: int, fill: float = IGNORE) -> torch.Tensor:
     return out
 
 
+def head_rows(labels: torch.Tensor, real: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Head k's targets at the real positions (N,), the labels of position i+k, and which of them it can name."""
+    wanted = shifted(labels, k)[real]
+    return wanted, wanted != IGNORE
+
+
 def head_logits(net, out: torch.Tensor, labels: torch.Tensor, real: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """out (N, K, H) head features at the real positions -> per head k: (logits, labels of position i+k)."""
     pairs = []
     for k in range(1, out.shape[1] + 1):
-        wanted = shifted(labels, k)[real]  # (N,)
-        keep = wanted != IGNORE
+        wanted, keep = head_rows(labels, real, k)
         pairs.append((net.logits(out[keep, k - 1]).float(), wanted[keep]))
     return pairs
 
@@ -41,7 +46,7 @@ def teacher_probs(net, features: torch.Tensor, labels: torch.Tensor, real: torch
     positions (and in the order) head_logits keeps for head k. features (B, T, H): the LM head's input."""
     probs = []
     for k in range(1, heads + 1):
-        keep = shifted(labels, k)[real] != IGNORE
+        _, keep = head_rows(labels, real, k)
         ahead = shifted(features, k, fill=0.0)[real][keep]  # (n_k, H) the feature whose LM-head output is the label
         probs.append(torch.softmax(net.logits(ahead).float(), dim=-1))
     return probs
@@ -50,12 +55,12 @@ def teacher_probs(net, features: torch.Tensor, labels: torch.Tensor, real: torch
 def decayed_cross_entropy(pairs: list[tuple[torch.Tensor, torch.Tensor]], decay: float,
                           soft: list[torch.Tensor] | None = None, teacher: float = 0.0) -> torch.Tensor:
     """sum_k decay^(k-1) * CE_k: later heads face harder targets and matter less (a path needs the earlier ones).
-    With soft targets, CE_k = (1 - teacher) * CE(labels) + teacher * CE(soft)."""
+    With soft targets (given when teacher > 0), CE_k = (1 - teacher) * CE(labels) + teacher * CE(soft)."""
     total = torch.zeros((), device=pairs[0][0].device)
     for k, (logits, labels) in enumerate(pairs):
         if len(labels):
             ce = F.cross_entropy(logits, labels)
-            if soft is not None and teacher:
+            if soft is not None:
                 ce = (1 - teacher) * ce + teacher * F.cross_entropy(logits, soft[k])
             total = total + decay ** k * ce
     return total
