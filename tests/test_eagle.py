@@ -76,6 +76,21 @@ def test_net_cache_matches_a_fresh_feed_after_partial_acceptance(tmp_path, eagle
     assert accepted_some, "no draft token was ever accepted: partial acceptance untested"
 
 
+def spy_on_select(policy) -> dict:
+    """Record the pool the policy chooses from (host copies of its tensors) and what it chose."""
+    seen = {}
+    real_select = policy.select
+
+    def spy(pool):
+        chosen = real_select(pool)
+        seen.update(tokens=pool.tokens.tolist(), parents=pool.parents.tolist(), scores=pool.scores.tolist(),
+                    depths=pool.depths.tolist(), chosen=chosen.tolist())
+        return chosen
+
+    policy.select = spy
+    return seen
+
+
 def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
     target = Target(tiny_llama())
     net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
@@ -83,23 +98,39 @@ def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
     drafter = EagleDrafter(net, policy)
     state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
     drafter.reset(state)
-    seen = {}
-
-    def spy(pool):  # record the pool the policy chooses from
-        chosen = DynamicTree.select(policy, pool)
-        seen["pool"], seen["chosen"] = list(pool), chosen
-        return chosen
-
-    policy.select = spy
+    seen = spy_on_select(policy)
     draft = drafter.propose(state)
-    pool, chosen = seen["pool"], seen["chosen"]
-    assert len(draft) == 17 and len(pool) == 5 + 4 * 25
-    assert all(p < i for i, p in enumerate(draft.parents))  # Draft also checks this on construction
-    cutoff = min(pool[i].score for i in chosen)
-    assert all(pool[i].score <= cutoff for i in range(len(pool)) if i not in chosen)
-    assert all(pool[i].parent in chosen or pool[i].parent == -1 for i in chosen)
+    scores, parents, chosen = seen["scores"], seen["parents"], seen["chosen"]
+    assert len(draft) == 17 and len(scores) == 5 + 4 * 25
+    assert chosen == sorted(chosen) and all(p < i for i, p in enumerate(draft.parents))
+    cutoff = min(scores[i] for i in chosen)
+    assert all(scores[i] <= cutoff for i in range(len(scores)) if i not in chosen)
+    assert all(parents[i] in chosen or parents[i] == -1 for i in chosen)
+    assert draft.tokens == [seen["tokens"][i] for i in chosen]  # full vocabulary: draft ids are target ids
     assert max(draft.depths()) <= 5
     assert drafter.cache.get_seq_length() == state.cached_len  # drafted entries are cut off again
+
+
+def test_dynamic_tree_frontier_is_the_top_k_of_each_level():
+    """Every expanded node is among the top_k of its level by path log-probability (ties: earlier first),
+    and children's scores add their own log-probability to their parent's."""
+    target = Target(tiny_llama())
+    torch.manual_seed(0)
+    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
+    policy = DynamicTree(depth=3, top_k=3, total_tokens=20)
+    drafter = EagleDrafter(net, policy)
+    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
+    drafter.reset(state)
+    seen = spy_on_select(policy)
+    drafter.propose(state)
+    scores, parents, depths = seen["scores"], seen["parents"], seen["depths"]
+    for d in range(1, max(depths)):
+        level = [i for i in range(len(scores)) if depths[i] == d]
+        top = sorted(level, key=lambda i: (-scores[i], i))[: policy.top_k]
+        assert sorted({parents[i] for i in range(len(scores)) if depths[i] == d + 1}) == sorted(top)
+    root_children = [i for i in range(len(scores)) if parents[i] == -1]
+    torch.testing.assert_close(torch.tensor([scores[i] for i in root_children]),
+                               drafter.root_logp.topk(3).values.cpu(), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("sharpness, min_path_prob", [(20.0, 0.02), (10.0, 0.5), (1.0, 0.9)])
@@ -114,19 +145,16 @@ def test_dynamic_tree_grows_only_confident_nodes(sharpness, min_path_prob):
     drafter = EagleDrafter(net, policy)
     state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
     drafter.reset(state)
-    seen = {}
-    real_select = policy.select
-    policy.select = lambda pool: (seen.setdefault("pool", list(pool)), real_select(pool))[1]
+    seen = spy_on_select(policy)
     drafter.propose(state)
-    pool, floor = seen["pool"], math.log(min_path_prob)
-    parents = {node.parent for node in pool if node.parent >= 0}
-    assert all(pool[i].score >= floor for i in parents)
-    deepest = max(len(node.path) for node in pool)
+    scores, parents, depths, floor = seen["scores"], seen["parents"], seen["depths"], math.log(min_path_prob)
+    assert all(scores[i] >= floor for i in {p for p in parents if p >= 0})
+    deepest = max(depths)
     if deepest < policy.depth:  # stopped early: nothing at the last level was confident enough to grow
-        assert all(node.score < floor for node in pool if len(node.path) == deepest)
+        assert all(s < floor for s, d in zip(scores, depths) if d == deepest)
     assert (deepest < policy.depth) == (min_path_prob > 0.1)  # with this seed: 7 levels, 5 levels, 1 level
     if sharpness == 1.0:  # a flat head over 96 tokens: no path reaches 0.9, so only the root's children
-        assert len(pool) == policy.top_k and deepest == 1
+        assert len(scores) == policy.top_k and deepest == 1
     assert drafter.cache.get_seq_length() == state.cached_len
 
 

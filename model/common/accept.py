@@ -8,6 +8,14 @@ move to one of them or stop and emit a bonus token drawn from the target at that
   has target probability above min(epsilon, delta * exp(-entropy)), emit the argmax after the last
   accepted node. Faster at high temperature but LOSSY: it does not preserve the target distribution,
   and answer files say so.
+On the device (`accept_on_device`, what the verifier runs): every rule above becomes "which nodes are good",
+and the accepted path is the deepest node whose ancestors are all good, found with tensor ops and read back
+once per step. For deterministic drafts (probs None), recursive rejection is the same as drawing one token
+from the target at each node and moving to the child that carries it: child x_j of a node is accepted with
+probability p(x_j) either way, and the bonus follows p restricted to the tokens no child carries. A chain
+with draft distributions attached (sd) takes Leviathan's rule with all uniforms drawn at once. Trees whose
+nodes carry draft distributions need the sequential walk below on the host (no shipped method drafts them).
+
 - speculative sampling (Leviathan et al. 2023, Chen et al. 2023) generalised to trees by recursive
   rejection (SpecInfer): try the children in order against a residual distribution; a child with
   draft distribution q is accepted with probability min(1, p(x)/q(x)), otherwise the residual
@@ -137,3 +145,73 @@ def speculative_walk(
             return path, sample(residual, generator)
         path.append(accepted)
         node = accepted
+
+
+@dataclass
+class DeviceWalk:
+    """Outcome of an accept rule, still on the device: n accepted nodes, the bonus token, and `order`, whose
+    first n entries are the accepted nodes from the root's child down. `bad_draft` is True when a sampled
+    node carries a token its own draft distribution gives probability 0 (a drafter bug)."""
+
+    n: torch.Tensor  # () long
+    bonus: torch.Tensor  # () long
+    order: torch.Tensor  # (N,) long
+    bad_draft: torch.Tensor  # () bool
+
+
+def accept_on_device(
+    ids: torch.Tensor,
+    parents: torch.Tensor,
+    seen: torch.Tensor,
+    logits: torch.Tensor,
+    probs: list[torch.Tensor | None] | None,
+    cfg: AcceptConfig,
+    generator: torch.Generator | None,
+) -> DeviceWalk:
+    """ids (N+1,) pending token + draft tokens, parents (N,), seen (N+1, N+1) ancestor matrix, logits (N+1, V):
+    the accept rule without a host sync. `probs` (one draft distribution per node) only for chains."""
+    tokens, parent_row = ids[1:], parents + 1  # node i's token, and the logits row that scores it
+    n_nodes = tokens.shape[0]
+    device = logits.device
+    earlier_sibling = (parents[:, None] == parents[None, :]) & torch.ones(
+        n_nodes, n_nodes, dtype=torch.bool, device=device).tril(-1)  # (N, N): j < i, same parent
+    bad_draft = torch.zeros((), dtype=torch.bool, device=device)
+    if cfg.greedy or (probs is None and not cfg.typical):
+        choice = logits.argmax(dim=-1) if cfg.greedy else torch.multinomial(warp(logits, cfg), 1, generator=generator)[:, 0]
+        duplicate = (earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)  # only the first can be taken
+        good = (tokens == choice[parent_row]) & ~duplicate
+        bonus_rows = choice
+    elif cfg.typical:
+        p = warp(logits, cfg)
+        entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=-1)  # (N+1,)
+        threshold = torch.clamp(cfg.typical_delta * torch.exp(-entropy), max=cfg.typical_epsilon)
+        passes = p[parent_row, tokens] > threshold[parent_row]
+        good = passes & ~(earlier_sibling & passes[None, :]).any(dim=1)  # the first passing child
+        bonus_rows = p.argmax(dim=-1)
+    else:  # a chain with draft distributions: accept x_i with probability min(1, p(x_i) / q(x_i))
+        p = warp(logits, cfg)
+        q = torch.stack([qi.to(device) for qi in probs])  # (N, V)
+        q_x, p_x = q[torch.arange(n_nodes, device=device), tokens], p[parent_row, tokens]
+        bad_draft = (q_x <= 0).any()
+        good = torch.rand(n_nodes, generator=generator, device=device) * q_x < p_x
+        bonus_rows = None
+    if n_nodes == 0:
+        row = torch.zeros((), dtype=torch.long, device=device)
+        n = row
+        order = tokens
+    else:
+        nodes = seen[1:, 1:]  # (N, N): node i's ancestors among the nodes, itself included
+        reachable = ~(nodes & ~good[None, :]).any(dim=1)  # every node on the path to i is good
+        depth = torch.where(reachable, nodes.sum(dim=1), 0)
+        n = depth.max()  # at most one good child per node, so one reachable node per depth
+        row = torch.where(n > 0, depth.argmax() + 1, 0)  # the deepest accepted node's logits row (0: the root)
+        order = torch.argsort((~seen[row, 1:]).to(torch.int8), stable=True)  # its path first, in node order
+    if bonus_rows is not None:
+        bonus = bonus_rows[row]
+    else:  # first rejection at row n: residual norm(max(p - q, 0)); all accepted (n = N): p itself
+        q_row = torch.cat([q, q.new_zeros(1, q.shape[1])])[row]
+        residual = torch.clamp(p[row] - q_row, min=0.0)
+        total = residual.sum()
+        residual = torch.where(total > 0, residual / total.clamp_min(1e-30), p[row])  # p == q: keep p
+        bonus = torch.multinomial(residual, 1, generator=generator)[0]
+    return DeviceWalk(n=n, bonus=bonus, order=order, bad_draft=bad_draft)

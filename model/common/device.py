@@ -1,6 +1,8 @@
 """Device and dtype choice, made once per run from what the machine offers (never at import)."""
 from __future__ import annotations
 
+import sys
+
 import torch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -23,15 +25,34 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def pick_dtype(device: torch.device, requested: str | None = None) -> torch.dtype:
-    """bfloat16 where the hardware runs it natively, float32 otherwise; an explicit request wins."""
+# model families whose activations overflow float16 (Gemma's residual stream reaches ~1e5): float32 instead
+FP16_OVERFLOW = ("gemma",)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """bfloat16 matmuls in hardware: NVIDIA from Ampere (compute capability 8.0), CPUs with AVX512-BF16 or AMX.
+    Where bf16 is only emulated it is slower than float16 or float32, so it is never chosen there."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu" and cpu_supports_bf16()
+
+
+def pick_dtype(device: torch.device, requested: str | None = None, model_type: str | None = None) -> torch.dtype:
+    """bfloat16 where the hardware runs it natively; on older GPUs float16, except for model families known to
+    overflow in it (float32, with the reason printed); float32 on other CPUs. An explicit request wins."""
     if requested and requested != "auto":
         if requested not in DTYPES:
             raise ValueError(f"unknown dtype {requested!r}; choose one of {sorted(DTYPES)} or 'auto'")
         return DTYPES[requested]
+    if native_bf16(device):
+        return torch.bfloat16
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+        if model_type and model_type.startswith(FP16_OVERFLOW):
+            print(f"[multispec] float32: this GPU has no native bfloat16 and {model_type} models overflow in float16",
+                  file=sys.stderr, flush=True)
+            return torch.float32
+        return torch.float16
+    return torch.float32
 
 
 def synchronize(device: torch.device) -> None:

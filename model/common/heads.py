@@ -35,6 +35,8 @@ class FrozenTarget(nn.Module):
         self.vocab = vocab
         self._frozen = {"embed": embed}  # a plain dict keeps the target's table out of parameters and state_dict
         self.register_buffer("head", head.detach(), persistent=False)
+        # draft id -> target id, kept on the head's device (moved with it) so drafting never copies it per step
+        self.register_buffer("draft_to_target", None if vocab is None else vocab.to_target.clone(), persistent=False)
 
     def param_like(self) -> torch.Tensor:
         return next(p for p in self.parameters() if p.requires_grad)
@@ -51,7 +53,9 @@ class FrozenTarget(nn.Module):
         return features.to(self.head.dtype) @ self.head.T
 
     def to_target(self, draft_ids: torch.Tensor) -> torch.Tensor:
-        return draft_ids if self.vocab is None else self.vocab.to_target.to(draft_ids.device)[draft_ids]
+        if self.draft_to_target is None:
+            return draft_ids
+        return self.draft_to_target[draft_ids.to(self.draft_to_target.device)]
 
 
 def save_head(net: FrozenTarget, folder: str | Path, kind: str, shape: Any, skip: tuple[str, ...] = ()) -> None:
@@ -79,12 +83,35 @@ def load_head(folder: str | Path, kind: str, shape_cls: type, make: Callable[...
     rows = target_model.get_output_embeddings().weight.shape[0]
     if vocab is not None and vocab.target_vocab_size != rows:
         raise ValueError(f"{folder}'s draft vocabulary maps into {vocab.target_vocab_size} target ids; the target has {rows}")
-    net = make(shape, *target_parts(target_model, vocab), vocab)
-    missing, unexpected = net.load_state_dict(load_file(str(folder / f"{kind}.safetensors")), strict=False)
+    net, missing, unexpected = build_and_load(lambda: make(shape, *target_parts(target_model, vocab), vocab),
+                                              load_file(str(folder / f"{kind}.safetensors")))
     missing = [k for k in missing if not k.startswith(skip)]
     if missing or unexpected:
         raise ValueError(f"{folder / f'{kind}.safetensors'}: missing {missing}, unexpected {unexpected}")
     return net.eval()
+
+
+def build_and_load(make: Callable[[], FrozenTarget], weights: dict[str, torch.Tensor]) -> tuple[FrozenTarget, list[str], list[str]]:
+    """The net `make` builds, its trained parameters taken from `weights` without ever being allocated first.
+
+    Parameters are created on the meta device (accelerate's init_empty_weights: buffers such as the target's LM
+    head rows and rotary frequencies stay real) and the checkpoint's tensors are assigned in place, so a Medusa
+    head for a 128k-vocabulary target never costs GBs of random float32 on the host. Parameters the checkpoint
+    lacks (reported as missing, e.g. an unused 1-row table) are then allocated as zeros."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        net = make()
+    own = net.state_dict()  # meta tensors: the dtypes the net was built in (a bf16 file must not make it bf16)
+    weights = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in weights.items()}
+    missing, unexpected = net.load_state_dict(weights, strict=False, assign=True)
+    for name in missing:
+        owner, _, leaf = name.rpartition(".")
+        module = net.get_submodule(owner) if owner else net
+        param = getattr(module, leaf)
+        if isinstance(param, nn.Parameter) and param.is_meta:
+            setattr(module, leaf, nn.Parameter(torch.zeros(param.shape, dtype=param.dtype), requires_grad=param.requires_grad))
+    return net, missing, unexpected
 
 
 def fetch_head(name: str, files: list[str]) -> Path:
@@ -126,4 +153,6 @@ def place(net: FrozenTarget, target) -> FrozenTarget:
             (module.get_submodule(owner) if owner else module).register_buffer(
                 leaf, buf.to(target.device, torch.float32), persistent=False)
     net.head = net.head.to(target.device, target.dtype)
+    if net.draft_to_target is not None:
+        net.draft_to_target = net.draft_to_target.to(target.device)
     return net

@@ -17,6 +17,7 @@ class Verdict:
     i.e. of the tokens that entered the target's KV cache in this step.
     node_argmax: the target's most likely next token at the root and at every draft node (N+1), for
     drafters that learn from the whole verified tree (lookahead's Jacobi window); None unless asked.
+    token_ids: `tokens` on the device, for drafters that feed them to a net without a host-to-device copy.
     """
 
     accepted: list[int]
@@ -24,6 +25,7 @@ class Verdict:
     draft_size: int
     hidden: dict[int, torch.Tensor] = field(default_factory=dict)
     node_argmax: list[int] | None = None
+    token_ids: torch.Tensor | None = None
 
 
 @dataclass

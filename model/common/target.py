@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from model.common.accept import AcceptConfig, greedy_walk, pick_next, speculative_walk, typical_walk, warp
+from model.common.accept import AcceptConfig, accept_on_device, pick_next, speculative_walk, warp
 from model.common.state import DecodeState, Verdict
-from model.common.tree import Draft, ancestor_matrix, block_attention
+from model.common.tree import Draft, ancestors, block_attention
 
 SUPPORTED_LAYER_TYPES = {"full_attention", "sliding_attention"}
+MASKLESS_ATTENTION = {"flash_attention_2", "flash_attention_3"}  # kernels that take no 4-D mask (a tree's)
 
 
 class Target:
@@ -30,10 +31,16 @@ class Target:
         has_sliding = bool(self.layer_types) and "sliding_attention" in self.layer_types
         self.window: int | None = getattr(config, "sliding_window", None) if has_sliding else None
         self.vocab_size = model.config.get_text_config().vocab_size  # the LM head's rows (an int8 head has no .weight tensor)
+        self.attn_implementation = getattr(model.config, "_attn_implementation", None)
 
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where input ids go: the embedding's device (the first of several under a device map)."""
+        return self.model.get_input_embeddings().weight.device
 
     @property
     def dtype(self) -> torch.dtype:
@@ -42,7 +49,7 @@ class Target:
     def _forward(
         self,
         state_cache: DynamicCache,
-        ids: list[int],
+        ids: torch.Tensor,
         positions: torch.Tensor,
         mask: torch.Tensor | dict[str, torch.Tensor] | None,
         hidden_layers: tuple[int, ...],
@@ -50,7 +57,7 @@ class Target:
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Run the model on new tokens; returns logits (T, V) float32 and tapped hidden states (T, H)."""
         out = self.model(
-            input_ids=torch.tensor([ids], device=self.device),
+            input_ids=ids[None],
             position_ids=positions[None],
             attention_mask=mask,
             past_key_values=state_cache,
@@ -61,8 +68,7 @@ class Target:
         hidden = {layer: out.hidden_states[layer][0] for layer in hidden_layers}
         return out.logits[0].float(), hidden
 
-    def _tree_mask(self, prefix_len: int, positions: torch.Tensor, draft: Draft) -> torch.Tensor | dict[str, torch.Tensor]:
-        seen = ancestor_matrix(draft.parents).to(self.device)
+    def _tree_mask(self, prefix_len: int, positions: torch.Tensor, seen: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
         full = block_attention(prefix_len, positions, seen, None, self.dtype)
         if self.layer_types is None:
             return full
@@ -83,27 +89,48 @@ class Target:
         if not prompt_ids:
             raise ValueError("empty prompt: at least one token (e.g. BOS) is needed")
         cache = DynamicCache()
-        positions = torch.arange(len(prompt_ids), device=self.device)
-        logits, hidden = self._forward(cache, prompt_ids, positions, None, hidden_layers, logits_to_keep=1)
+        positions = torch.arange(len(prompt_ids), device=self.input_device)
+        ids = torch.tensor(prompt_ids, device=self.input_device)
+        logits, hidden = self._forward(cache, ids, positions, None, hidden_layers, logits_to_keep=1)
         first = pick_next(logits[-1], accept, generator)
         state = DecodeState(tokens=list(prompt_ids) + [first], prompt_len=len(prompt_ids), cache=cache, hidden=hidden)
         state.stats.record(1, 0)
         return state
+
+    def _draft_tensors(self, state: DecodeState, draft: Draft) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ids (N+1,) [pending token] + draft tokens, parents (N,) and the ancestor matrix (N+1, N+1), on the
+        device from ONE host-to-device copy; depths and masks are derived there."""
+        n = len(draft)
+        chain = draft.is_chain()
+        payload = [state.tokens[-1], *draft.tokens] if chain else [state.tokens[-1], *draft.tokens, *draft.parents]
+        sent = torch.tensor(payload, device=self.input_device)
+        ids = sent[: n + 1]
+        if chain:
+            parents = torch.arange(-1, n - 1, device=self.input_device)
+            seen = torch.ones(n + 1, n + 1, dtype=torch.bool, device=self.input_device).tril()
+        else:
+            parents = sent[n + 1 :]
+            seen = ancestors(parents, max(draft.depths()))
+        return ids, parents, seen
 
     @torch.inference_mode()
     def forward_draft(
         self, state: DecodeState, draft: Draft, hidden_layers: tuple[int, ...] = ()
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Logits (N+1, V) and taps for [pending token] + draft nodes; appends all N+1 to the cache."""
+        ids, _, seen = self._draft_tensors(state, draft)
+        return self._forward_block(state, draft, ids, seen, hidden_layers)
+
+    def _forward_block(self, state: DecodeState, draft: Draft, ids: torch.Tensor, seen: torch.Tensor,
+                       hidden_layers: tuple[int, ...]) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         prefix_len = state.cached_len
-        ids = [state.tokens[-1]] + draft.tokens
-        if draft.is_chain():
-            positions = torch.arange(prefix_len, prefix_len + len(ids), device=self.device)
-            mask = None  # causal (and windowed) masks built by the model itself are exact for a chain
-        else:
-            depths = torch.tensor([0] + draft.depths(), device=self.device)
-            positions = prefix_len + depths
-            mask = self._tree_mask(prefix_len, positions, draft)
+        positions = prefix_len + seen.sum(dim=1) - 1  # each node's depth below the cached prefix
+        mask = None  # causal (and windowed) masks built by the model itself are exact for a chain
+        if not draft.is_chain():
+            if self.attn_implementation in MASKLESS_ATTENTION:
+                raise ValueError(f"tree drafts need 4-D attention masks, which {self.attn_implementation} cannot read: "
+                                 f"load the target with --attn-implementation sdpa (or eager), or use a chain method")
+            mask = self._tree_mask(prefix_len, positions, seen)
         return self._forward(state.cache, ids, positions, mask, hidden_layers)
 
     @torch.inference_mode()
@@ -116,25 +143,60 @@ class Target:
         generator: torch.Generator | None = None,
         node_argmax: bool = False,
     ) -> Verdict:
-        """One forward over [pending token] + draft nodes, the accept rule, and the KV commit of the accepted path."""
+        """One forward over [pending token] + draft nodes, the accept rule, and the KV commit of the accepted path.
+
+        On a GPU the host waits for the device once here: the accepted path, the bonus token (and the argmax at
+        every node when asked) come back in one read."""
         prefix_len = state.cached_len
-        logits, hidden = self.forward_draft(state, draft, hidden_layers)
-        best = logits.argmax(dim=-1).tolist() if accept.greedy or node_argmax else None
-        if accept.greedy:
-            path, bonus = greedy_walk(draft, best)
-        elif accept.typical:
-            path, bonus = typical_walk(draft, warp(logits, accept), accept)
-        else:
-            path, bonus = speculative_walk(draft, warp(logits, accept), generator)
-        keep = [0] + [node + 1 for node in path]  # block rows to keep: the root and the accepted nodes
-        keep_in_cache(state.cache, prefix_len, keep)
+        ids, parents, seen = self._draft_tensors(state, draft)
+        logits, hidden = self._forward_block(state, draft, ids, seen, hidden_layers)
+        if draft.probs is not None and not draft.is_chain() and not accept.greedy:
+            return self._verify_sampled_tree(state, draft, accept, logits, hidden, generator, node_argmax)
+        walk = accept_on_device(ids.to(logits.device), parents.to(logits.device), seen.to(logits.device), logits,
+                                draft.probs, accept, generator)
+        depth = len(draft) if draft.is_chain() else max(draft.depths(), default=0)
+        argmax = [logits.argmax(dim=-1)] if node_argmax else []
+        read = torch.cat([walk.n.view(1), walk.bonus.view(1), walk.bad_draft.long().view(1), walk.order[:depth], *argmax]).tolist()
+        n, bonus, bad = read[0], read[1], read[2]
+        if bad:
+            raise ValueError("a draft node carries a token with draft probability 0: the drafter did not sample it from q")
+        path = read[3 : 3 + n]
+        rows = torch.cat([walk.order.new_zeros(1), walk.order[:n] + 1])  # block rows kept: the root and the path
+        keep_in_cache(state.cache, prefix_len, path, rows)
         return Verdict(
             accepted=path,
-            tokens=[draft.tokens[n] for n in path] + [bonus],
+            tokens=[draft.tokens[node] for node in path] + [bonus],
             draft_size=len(draft),
-            hidden={layer: h[keep] for layer, h in hidden.items()},
-            node_argmax=best if node_argmax else None,
+            hidden={layer: _take_rows(h, path, rows) for layer, h in hidden.items()},
+            node_argmax=read[3 + depth :] if node_argmax else None,
+            token_ids=torch.cat([ids[1:].to(rows.device)[rows[1:] - 1], walk.bonus.view(1)]),
         )
+
+    def _verify_sampled_tree(self, state, draft, accept, logits, hidden, generator, node_argmax) -> Verdict:
+        """Recursive rejection over a tree whose nodes carry draft distributions, walked on the host (test drafters
+        only: no shipped method samples trees)."""
+        prefix_len = state.cached_len
+        path, bonus = speculative_walk(draft, warp(logits, accept), generator)
+        rows = torch.tensor([0] + [node + 1 for node in path], device=logits.device)
+        keep_in_cache(state.cache, prefix_len, path, rows)
+        tokens = [draft.tokens[n] for n in path] + [bonus]
+        return Verdict(
+            accepted=path,
+            tokens=tokens,
+            draft_size=len(draft),
+            hidden={layer: _take_rows(h, path, rows) for layer, h in hidden.items()},
+            node_argmax=logits.argmax(dim=-1).tolist() if node_argmax else None,
+            token_ids=torch.tensor(tokens, device=logits.device),
+        )
+
+
+def _is_prefix(path: list[int]) -> bool:
+    return path == list(range(len(path)))
+
+
+def _take_rows(h: torch.Tensor, path: list[int], rows: torch.Tensor) -> torch.Tensor:
+    """Features of the root and the accepted nodes, (len(path) + 1, H), on h's own device."""
+    return h[: len(path) + 1] if _is_prefix(path) else h[rows.to(h.device)]
 
 
 def truncate_cache(cache: DynamicCache, length: int) -> None:
@@ -144,12 +206,19 @@ def truncate_cache(cache: DynamicCache, length: int) -> None:
         layer.values = layer.values[..., :length, :]
 
 
-def keep_in_cache(cache: DynamicCache, prefix_len: int, keep: list[int]) -> None:
-    """Drop the verified block's rejected entries: keep cache[:prefix_len] + block rows `keep`, in order."""
-    if keep == list(range(len(keep))):  # a chain prefix: a slice
-        truncate_cache(cache, prefix_len + len(keep))
+def keep_in_cache(cache: DynamicCache, prefix_len: int, path: list[int], rows: torch.Tensor) -> None:
+    """Drop the verified block's rejected entries: keep cache[:prefix_len] + the block's root and accepted nodes.
+
+    rows: (len(path) + 1,) block rows to keep, in order, on the device (the host knows only `path`); each layer
+    takes them on its own device (a model split across GPUs by a device map)."""
+    if _is_prefix(path):  # the root and a chain prefix: a slice
+        truncate_cache(cache, prefix_len + len(path) + 1)
         return
-    index = torch.tensor(keep, device=cache.layers[0].keys.device) + prefix_len
+    on_device: dict[torch.device, torch.Tensor] = {}
     for layer in cache.layers:
+        device = layer.keys.device
+        if device not in on_device:
+            on_device[device] = rows.to(device) + prefix_len
+        index = on_device[device]
         layer.keys = torch.cat([layer.keys[..., :prefix_len, :], layer.keys.index_select(2, index)], dim=2)
         layer.values = torch.cat([layer.values[..., :prefix_len, :], layer.values.index_select(2, index)], dim=2)

@@ -74,6 +74,18 @@ def ancestor_matrix(parents: list[int]) -> torch.Tensor:
     return seen
 
 
+def ancestors(parents: torch.Tensor, depth: int) -> torch.Tensor:
+    """On the parents' device, without reading them back: (N+1, N+1) bool, row r sees column c iff c is r itself
+    or an ancestor of r (index 0 is the root). `depth` (the deepest node's depth, known to the drafter) bounds
+    how many times each row inherits its parent's row."""
+    n = parents.shape[0] + 1
+    parent_row = torch.cat([parents.new_zeros(1), parents + 1])  # the root is its own parent
+    seen = torch.eye(n, dtype=torch.bool, device=parents.device)
+    for _ in range(depth):
+        seen = seen | seen[parent_row]
+    return seen
+
+
 def path_to(parents: list[int], node: int) -> list[int]:
     """Node indices from the root's child down to ``node`` (empty for the root, node -1)."""
     path = []

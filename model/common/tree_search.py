@@ -1,20 +1,24 @@
-"""Growing a draft tree level by level from a head's log-probabilities (EAGLE, Medusa, Hydra).
+"""Growing a draft tree level by level from a head's log-probabilities (EAGLE, Medusa, Hydra), on the device.
 
     pool = root's children; repeat: frontier = policy picks nodes to expand
-                                     logps  = expand(frontier, level)   # the method's one forward
+                                     logps  = expand(pool, frontier, level)   # the method's one forward
                                      pool  += policy picks children of each frontier node
     draft = policy.select(pool), parents before children
 
-StaticTree follows fixed rank paths (Medusa, EAGLE-1); DynamicTree grows the most probable nodes
-and keeps the `total_tokens` most probable ones (EAGLE-2). Scores are path log-probabilities under
-the head. Drafts carry no probabilities (top-k picks are deterministic), which speculative
-sampling treats as point masses: lossless at any temperature.
+The pool lives in tensors on the head's device and every level is one batched top-k: the host learns the
+tree once, when `to_draft` reads the chosen tokens and parents back (one sync per step; a GPU keeps running
+the draft levels while the host queues them). Only `min_path_prob` reads one count per level, to stop early.
+
+StaticTree follows fixed rank paths (Medusa, EAGLE-1); DynamicTree grows the most probable nodes and keeps
+the `total_tokens` most probable ones (EAGLE-2). Scores are path log-probabilities under the head. Drafts
+carry no probabilities (top-k picks are deterministic), which speculative sampling treats as point masses:
+lossless at any temperature.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -23,33 +27,90 @@ from model.common.tree import Draft
 
 
 @dataclass
-class Node:
-    token: int  # draft-vocabulary id
-    parent: int  # pool index, -1 for the pending token
-    score: float  # log-probability of the path under the head
-    path: RankPath
-    extra: dict[str, Any] = field(default_factory=dict)  # what the method keeps per expanded node
+class Pool:
+    """Candidate nodes in the order they were added (parents before children), on the device.
+
+    tokens: (P,) draft-vocabulary ids; parents: (P,) pool index of each node's parent, -1 under the pending
+    token; scores: (P,) path log-probabilities; level_sizes: nodes added per level (host: shapes, not values).
+    """
+
+    tokens: torch.Tensor
+    parents: torch.Tensor
+    scores: torch.Tensor
+    level_sizes: list[int]
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    def level(self, depth: int) -> torch.Tensor:
+        """Pool indices of the nodes at `depth` (the root's children are depth 1)."""
+        start = sum(self.level_sizes[: depth - 1])
+        return torch.arange(start, start + self.level_sizes[depth - 1], device=self.tokens.device)
+
+    def add(self, tokens: torch.Tensor, parents: torch.Tensor, scores: torch.Tensor) -> None:
+        self.tokens = torch.cat([self.tokens, tokens])
+        self.parents = torch.cat([self.parents, parents])
+        self.scores = torch.cat([self.scores, scores])
+        self.level_sizes.append(tokens.shape[0])
+
+    def path_tokens(self, nodes: torch.Tensor, depth: int) -> torch.Tensor:
+        """(F, depth) draft ids from the root's child down to each of `nodes` (all at `depth`)."""
+        columns, index = [], nodes
+        for _ in range(depth):
+            columns.append(self.tokens[index])
+            index = self.parents[index].clamp(min=0)
+        return torch.stack(columns[::-1], dim=1)
+
+    @property
+    def depths(self) -> torch.Tensor:
+        return torch.cat([torch.full((n,), d + 1, device=self.tokens.device) for d, n in enumerate(self.level_sizes)])
 
 
 class StaticTree:
-    """Expand exactly the given rank paths."""
+    """Expand exactly the given rank paths; the tree's shape is known before any value is."""
 
     def __init__(self, paths: list[RankPath]):
-        self.kids = children_ranks(paths)
+        self.paths = sorted(paths, key=lambda path: (len(path), path))
+        self.kids = children_ranks(self.paths)
         self.depth = max(len(p) for p in paths)
+        # per level, in pool order: which nodes have children, and (frontier row, rank) of every child
+        self.levels: list[list[RankPath]] = []
+        level = [(r,) for r in self.kids.get((), [])]
+        while level:
+            self.levels.append(level)
+            level = [node + (r,) for node in level for r in self.kids.get(node, [])]
+        self._index: dict[tuple[torch.device, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def children(self, node: Node | None, logp: torch.Tensor) -> list[tuple[int, float, int]]:
-        ranks = self.kids.get(node.path if node else (), [])
-        if not ranks:
-            return []
-        values, ids = logp.topk(max(ranks) + 1)
-        return [(int(ids[r]), float(values[r]), r) for r in ranks]
+    def _plan(self, depth: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For the children at `depth`: frontier indices within the level above, their rows and ranks; cached."""
+        key = (device, depth)
+        if key not in self._index:
+            above = self.levels[depth - 2] if depth > 1 else [()]
+            frontier = [i for i, node in enumerate(above) if node in self.kids]
+            rows = [j for j, i in enumerate(frontier) for _ in self.kids[above[i]]]
+            ranks = [r for i in frontier for r in self.kids[above[i]]]
+            self._index[key] = tuple(torch.tensor(x, dtype=torch.long, device=device) for x in (frontier, rows, ranks))
+        return self._index[key]
 
-    def frontier(self, candidates: list[int], pool: list[Node]) -> list[int]:
-        return [i for i in candidates if pool[i].path in self.kids]
+    def root(self, logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, rows, ranks = self._plan(1, logp.device)
+        values, ids = logp[None].topk(int(max(self.kids[()])) + 1, dim=-1)
+        return ids[rows, ranks], values[rows, ranks]
 
-    def select(self, pool: list[Node]) -> list[int]:
-        return list(range(len(pool)))
+    def frontier(self, pool: Pool, depth: int) -> torch.Tensor | None:
+        if depth >= self.depth:
+            return None
+        frontier, _, _ = self._plan(depth + 1, pool.tokens.device)
+        return pool.level(depth)[frontier]
+
+    def children(self, pool: Pool, frontier: torch.Tensor, logp: torch.Tensor, depth: int) -> tuple[torch.Tensor, ...]:
+        _, rows, ranks = self._plan(depth + 1, logp.device)
+        widest = max(r for node in self.levels[depth - 1] if node in self.kids for r in self.kids[node]) + 1
+        values, ids = logp.topk(widest, dim=-1)  # (F, R)
+        return ids[rows, ranks], pool.scores[frontier][rows] + values[rows, ranks], frontier[rows]
+
+    def select(self, pool: Pool) -> torch.Tensor:
+        return torch.arange(len(pool), device=pool.tokens.device)
 
 
 def check_min_path_prob(min_path_prob: float) -> None:
@@ -58,73 +119,73 @@ def check_min_path_prob(min_path_prob: float) -> None:
         raise ValueError(f"min_path_prob must be in [0, 1), got {min_path_prob}")
 
 
+def _best_first(scores: torch.Tensor) -> torch.Tensor:
+    """Indices by descending score, ties in index order (a parent before its equally scored child)."""
+    return torch.sort(scores, descending=True, stable=True).indices
+
+
 class DynamicTree:
     """Grow the top_k most probable nodes of each level, then rerank the whole pool by path probability.
 
     With min_path_prob > 0, only nodes whose path probability reaches it are grown, and the tree stops
     growing when none does: confident stretches (e.g. copied text) draft deep, uncertain ones save the
     draft forwards whose nodes would rarely be accepted (EAGLE-2 found the draft's path probability a
-    good predictor of acceptance)."""
+    good predictor of acceptance). That choice costs one read of a count per level."""
 
     def __init__(self, depth: int, top_k: int, total_tokens: int, min_path_prob: float = 0.0):
         self.depth, self.top_k, self.total_tokens = depth + 1, top_k, total_tokens  # depth counts expansions
         self.min_score = math.log(min_path_prob) if min_path_prob > 0 else -math.inf
 
-    def children(self, node: Node | None, logp: torch.Tensor) -> list[tuple[int, float, int]]:
-        values, ids = logp.topk(self.top_k)
-        return [(int(t), float(v), r) for r, (t, v) in enumerate(zip(ids.tolist(), values.tolist()))]
+    def root(self, logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        values, ids = logp.topk(min(self.top_k, logp.shape[-1]))
+        return ids, values
 
-    def frontier(self, candidates: list[int], pool: list[Node]) -> list[int]:
-        confident = [i for i in candidates if pool[i].score >= self.min_score]
-        return sorted(confident, key=lambda i: (-pool[i].score, i))[: self.top_k]
+    def frontier(self, pool: Pool, depth: int) -> torch.Tensor | None:
+        if depth >= self.depth:
+            return None
+        candidates = pool.level(depth)
+        best = candidates[_best_first(pool.scores[candidates])][: self.top_k]
+        if self.min_score > -math.inf:
+            confident = int((pool.scores[best] >= self.min_score).sum())  # the one read per level
+            best = best[:confident]  # confident nodes outscore the rest, so they lead `best`
+        return best if best.shape[0] else None
 
-    def select(self, pool: list[Node]) -> list[int]:
+    def children(self, pool: Pool, frontier: torch.Tensor, logp: torch.Tensor, depth: int) -> tuple[torch.Tensor, ...]:
+        values, ids = logp.topk(min(self.top_k, logp.shape[-1]), dim=-1)  # (F, K)
+        k = ids.shape[1]
+        return ids.flatten(), (pool.scores[frontier][:, None] + values).flatten(), frontier.repeat_interleave(k)
+
+    def select(self, pool: Pool) -> torch.Tensor:
         # a child never scores above its parent and comes later in the pool, so the top set is a tree
-        best = sorted(range(len(pool)), key=lambda i: (-pool[i].score, i))[: self.total_tokens]
-        return sorted(best)
+        return _best_first(pool.scores)[: self.total_tokens].sort().values
 
 
 Policy = StaticTree | DynamicTree
-Expand = Callable[[list[Node], list[int], int], torch.Tensor]  # (pool, frontier, level) -> (F, K) log-probs
+Expand = Callable[[Pool, torch.Tensor, int], torch.Tensor]  # (pool, frontier, depth) -> (F, K) log-probs
 
 
-def grow(policy: Policy, root_logp: torch.Tensor, expand: Expand) -> tuple[list[Node], list[int]]:
+def grow(policy: Policy, root_logp: torch.Tensor, expand: Expand) -> tuple[Pool, torch.Tensor]:
     """The pool of candidate nodes and the indices the policy keeps (ascending: parents first)."""
-    pool: list[Node] = []
-    candidates = add_children(policy, pool, -1, root_logp)
-    for level in range(1, policy.depth):
-        frontier = policy.frontier(candidates, pool)
-        if not frontier:
+    tokens, scores = policy.root(root_logp)
+    pool = Pool(tokens, torch.full_like(tokens, -1), scores.float(), [tokens.shape[0]])
+    for depth in range(1, policy.depth):
+        frontier = policy.frontier(pool, depth)
+        if frontier is None:
             break
-        logps = expand(pool, frontier, level)
-        candidates = [c for j, i in enumerate(frontier) for c in add_children(policy, pool, i, logps[j])]
+        logps = expand(pool, frontier, depth)
+        tokens, scores, parents = policy.children(pool, frontier, logps, depth)
+        pool.add(tokens, parents, scores.float())
     return pool, policy.select(pool)
 
 
-def add_children(policy: Policy, pool: list[Node], index: int, logp: torch.Tensor) -> list[int]:
-    node = pool[index] if index >= 0 else None
-    base, path = (node.score, node.path) if node else (0.0, ())
-    added = []
-    for token, value, rank in policy.children(node, logp):
-        pool.append(Node(token, index, base + value, path + (rank,)))
-        added.append(len(pool) - 1)
-    return added
-
-
-def to_draft(pool: list[Node], chosen: list[int], to_target: Callable[[torch.Tensor], torch.Tensor]) -> Draft:
-    new_index = {old: new for new, old in enumerate(chosen)}
-    tokens = to_target(torch.tensor([pool[i].token for i in chosen], dtype=torch.long)).tolist()
-    parents = [new_index[pool[i].parent] if pool[i].parent >= 0 else -1 for i in chosen]
+def to_draft(pool: Pool, chosen: torch.Tensor, to_target: Callable[[torch.Tensor], torch.Tensor]) -> Draft:
+    """The chosen nodes as a Draft in target ids: the step's one device-to-host read of the tree."""
+    new_index = torch.full((len(pool),), -1, dtype=torch.long, device=chosen.device)
+    new_index[chosen] = torch.arange(chosen.shape[0], device=chosen.device)
+    parents = pool.parents[chosen]
+    parents = torch.where(parents >= 0, new_index[parents.clamp(min=0)], -1)
+    tokens, parents = torch.stack([to_target(pool.tokens[chosen]), parents]).tolist()
     return Draft(tokens, parents)
-
-
-def path_tokens(pool: list[Node], index: int) -> list[int]:
-    """Draft ids from the root's child down to node `index`."""
-    tokens = []
-    while index >= 0:
-        tokens.append(pool[index].token)
-        index = pool[index].parent
-    return tokens[::-1]
 
 
 @dataclass(frozen=True)

@@ -130,19 +130,33 @@ def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
 
 
 def load_model(
-    name: str, dtype: str | None = None, device: str | None = None
+    name: str,
+    dtype: str | None = None,
+    device: str | None = None,
+    device_map: str | None = None,
+    attn_implementation: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer by name; dtype/device default to the machine's best."""
+    """Load a causal LM and its tokenizer by name; dtype/device default to the machine's best.
+
+    Weights load straight onto their device (accelerate's big-model loading), never through host RAM first.
+    device_map: None puts the whole model on `device`; "auto" (or "balanced", "sequential", ...) splits it
+    across every visible GPU, layer by layer, as accelerate plans it. attn_implementation: "sdpa", "eager" or
+    "flash_attention_2" (tree drafts need a backend that reads 4-D masks; Target refuses the others for trees).
+    """
     where = resolve(name)
-    dev = pick_device(device)
-    torch_dtype = pick_dtype(dev, dtype)
     try:
         config = AutoConfig.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, config=config, dtype=torch_dtype)
+        if device_map and device is not None:
+            raise ValueError("pass --device or --device-map, not both")
+        dev = pick_device(device if not device_map else None)
+        torch_dtype = pick_dtype(dev, dtype, config.get_text_config().model_type)
+        extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        model = AutoModelForCausalLM.from_pretrained(where, config=config, dtype=torch_dtype,
+                                                     device_map=device_map or {"": str(dev)}, **extra)
         tokenizer = AutoTokenizer.from_pretrained(where)
     except OSError as err:
         raise ModelNotFound(f"could not load model {name!r} from {where}: {err}") from err
-    return model.to(dev).eval(), tokenizer
+    return model.eval(), tokenizer
 
 
 def check_same_tokenizer(target: PreTrainedTokenizerBase, drafter: PreTrainedTokenizerBase) -> None:

@@ -27,21 +27,29 @@ def collapse(path: Sequence[int], blank: int) -> tuple[int, ...]:
 def prefix_beam_search(slot_probs: np.ndarray, blank: int, beam: int, top_k: int) -> list[tuple[tuple[int, ...], float]]:
     """slot_probs (S, V+1) -> [(token sequence, probability)] of the `beam` most probable non-empty
     sequences, best first. Only each slot's top_k tokens (and the blank) are extended."""
+    slots = []
+    for probs in slot_probs:
+        ranked = [int(c) for c in np.argsort(-probs, kind="stable")[: top_k + 1] if c != blank][:top_k]
+        slots.append((float(probs[blank]), [(c, float(probs[c])) for c in ranked]))
+    return beam_search_over(slots, beam)
+
+
+def beam_search_over(slots: list[tuple[float, list[tuple[int, float]]]], beam: int) -> list[tuple[tuple[int, ...], float]]:
+    """Prefix beam search over each slot's blank probability and its candidate (token, probability) pairs: what
+    the drafter reads back from the device (the top-k per slot, taken there)."""
     # per prefix: probability of the slot paths so far that read as it and end in a blank / in its last token
     beams: dict[tuple[int, ...], list[float]] = {(): [1.0, 0.0]}
-    for probs in slot_probs:
-        ranked = np.argsort(-probs)
-        symbols = [int(c) for c in ranked[: top_k + 1] if c != blank][:top_k]
+    for p_blank, candidates in slots:
         grown: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
         for prefix, (ends_blank, ends_token) in beams.items():
-            grown[prefix][0] += (ends_blank + ends_token) * probs[blank]
+            grown[prefix][0] += (ends_blank + ends_token) * p_blank
             last = prefix[-1] if prefix else None
-            for c in symbols:
+            for c, p_c in candidates:
                 if c == last:
-                    grown[prefix][1] += ends_token * probs[c]  # "a a" stays "a"
-                    grown[prefix + (c,)][1] += ends_blank * probs[c]  # "a _ a" is "a a"
+                    grown[prefix][1] += ends_token * p_c  # "a a" stays "a"
+                    grown[prefix + (c,)][1] += ends_blank * p_c  # "a _ a" is "a a"
                 else:
-                    grown[prefix + (c,)][1] += (ends_blank + ends_token) * probs[c]
+                    grown[prefix + (c,)][1] += (ends_blank + ends_token) * p_c
         # a reading no slot path reaches (e.g. a repeat right after its own token) carries no mass
         beams = dict(sorted(((k, v) for k, v in grown.items() if sum(v) > 0), key=lambda kv: -sum(kv[1]))[:beam])
     ranked = sorted(((seq, float(sum(p))) for seq, p in beams.items() if seq), key=lambda kv: -kv[1])

@@ -11,7 +11,7 @@ import torch
 from model.common.heads import place
 from model.common.state import DecodeState
 from model.common.tree import Draft
-from model.ctc.collapse import prefix_beam_search, trie
+from model.ctc.collapse import beam_search_over, trie
 from model.ctc.net import CtcNet, load_net
 from model.eagle.drafter import EagleDrafter
 
@@ -35,12 +35,17 @@ class CtcDrafter(EagleDrafter):
 
     @torch.inference_mode()
     def propose(self, state: DecodeState) -> Draft:
-        probs = torch.softmax(self.net.slot_logits(self.root_feature), dim=-1).double().cpu().numpy()  # (S, K+1)
-        candidates = prefix_beam_search(probs, self.net.blank_id, self.config.beam, self.config.top_k)
-        tokens, parents = trie(candidates, self.config.total_tokens)
+        probs = torch.softmax(self.net.slot_logits(self.root_feature).float(), dim=-1)  # (S, K+1), the blank last
+        blank = probs[:, self.net.blank_id]
+        top = probs[:, : self.net.blank_id].topk(min(self.config.top_k, self.net.blank_id), dim=-1)  # on the device
+        ids = self.net.to_target(top.indices)  # (S, k) target ids
+        read = torch.cat([blank[:, None].double(), top.values.double(), ids.double()], dim=1).tolist()  # the one read
+        k = top.indices.shape[1]
+        slots = [(row[0], [(int(t), p) for p, t in zip(row[1 : 1 + k], row[1 + k :])]) for row in read]
+        tokens, parents = trie(beam_search_over(slots, self.config.beam), self.config.total_tokens)
         if not tokens:  # every slot read as blank: nothing to propose this step
             return Draft.empty()
-        return Draft(self.net.to_target(torch.tensor(tokens)).tolist(), parents)
+        return Draft(tokens, parents)
 
 
 def build(target, config: Config, **_) -> CtcDrafter:

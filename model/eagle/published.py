@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from model.common.heads import read_weights, target_parts
+from model.common.heads import build_and_load, read_weights, target_parts
 from model.eagle.net import EagleNet, EagleShape
 from model.eagle.net3 import Eagle3Net, Eagle3Shape, default_feature_layers
 from model.sd.vocab import DraftVocab
@@ -106,14 +106,14 @@ def load_published(folder: Path, target_model) -> EagleNet | Eagle3Net:
         target_layers = target_model.config.get_text_config().num_hidden_layers
         vocab = _eagle3_vocab(weights, target_model.get_output_embeddings().weight.shape[0])
         shape = Eagle3Shape(**args, feature_layers=default_feature_layers(target_layers), own_lm_head=True)
-        net: EagleNet | Eagle3Net = Eagle3Net(shape, *target_parts(target_model, vocab), vocab)
+        make = lambda: Eagle3Net(shape, *target_parts(target_model, vocab), vocab)  # noqa: E731
         ours = {name: tensor for name, tensor in weights.items()
                 if name not in ("d2t", "t2d") and not name.endswith(IGNORED_SUFFIXES)}
     else:
         shape = EagleShape(**args, input_norm=False, output_norm=False, fc_bias=bool(config.get("bias", True)))
-        net = EagleNet(shape, *target_parts(target_model, None))
+        make = lambda: EagleNet(shape, *target_parts(target_model, None))  # noqa: E731
         ours = our_state_dict(weights, shape.hidden_size)
-    missing, unexpected = net.load_state_dict(ours, strict=False)
+    net, missing, unexpected = build_and_load(make, ours)
     missing = [k for k in missing if not k.startswith("decoder.embed_tokens")]
     if missing or unexpected:
         raise ValueError(f"{folder}: not a published EAGLE layout (missing {missing}, unexpected {unexpected})")

@@ -15,7 +15,7 @@ from transformers import DynamicCache
 from model.common.heads import place
 from model.common.state import DecodeState, Verdict
 from model.common.tree import Draft
-from model.common.tree_search import Node, Policy, TreeHeadConfig, grow, path_tokens, to_draft
+from model.common.tree_search import Policy, Pool, TreeHeadConfig, grow, to_draft
 from model.hydra.net import HydraNet, load_net
 from model.medusa.drafter import MedusaDrafter
 
@@ -28,27 +28,32 @@ class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read 
 
     def __init__(self, net: HydraNet, policy: Policy):
         super().__init__(net, policy)
+        self.device = net.param_like().device
         self.cache = DynamicCache()  # the context layers' (Hydra++), over committed positions only
+        self.pending = torch.empty(0, dtype=torch.long)  # (1,) the pending token, on the device
 
     def reset(self, state: DecodeState) -> None:
         self.cache = DynamicCache()
-        self.feature = self._contextualize(state.hidden[self.hidden_layers[0]], state.tokens[1 : state.cached_len + 1], 0)
+        next_tokens = torch.tensor(state.tokens[1 : state.cached_len + 1], device=self.device)
+        self.pending = next_tokens[-1:]
+        self.feature = self._contextualize(state.hidden[self.hidden_layers[0]], next_tokens, 0)
 
     def update(self, state: DecodeState, verdict: Verdict) -> None:
         features = verdict.hidden[self.hidden_layers[0]]  # the old pending token and the accepted nodes
         start = state.cached_len - len(features)
-        self.feature = self._contextualize(features, state.tokens[start + 1 :], start)
+        next_tokens = verdict.token_ids.to(self.device)  # the accepted tokens and the bonus: the new pending token
+        self.pending = next_tokens[-1:]
+        self.feature = self._contextualize(features, next_tokens, start)
 
     @torch.inference_mode()
-    def _contextualize(self, features: torch.Tensor, next_tokens: list[int], start: int) -> torch.Tensor:
+    def _contextualize(self, features: torch.Tensor, next_tokens: torch.Tensor, start: int) -> torch.Tensor:
         """Feed positions start.. (features[j], followed by next_tokens[j]; the last is the pending token) to the
         context layers; the heads' feature for the newest one."""
         if self.net.context is None:
-            return features[-1]
-        device = self.net.param_like().device
-        positions = torch.arange(start, start + len(features), device=device)[None]
-        next_ids = torch.tensor(next_tokens, device=device)[None] if self.net.context_fc is not None else None
-        return self.net.contextualize(features[None].to(device), position_ids=positions, cache=self.cache,
+            return features[-1].to(self.device)
+        positions = torch.arange(start, start + len(features), device=self.device)[None]
+        next_ids = next_tokens[None] if self.net.context_fc is not None else None
+        return self.net.contextualize(features[None].to(self.device), position_ids=positions, cache=self.cache,
                                       next_ids=next_ids)[0, -1]
 
     def _logp(self, prefixes: torch.Tensor) -> torch.Tensor:
@@ -57,16 +62,14 @@ class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read 
         features = self.feature.to(embeds.device).expand(len(prefixes), -1)
         return torch.log_softmax(self.net.logits(self.net.head_feature(features, embeds)).float(), dim=-1)
 
-    def _expand(self, pending: int, pool: list[Node], frontier: list[int]) -> torch.Tensor:
-        paths = [path_tokens(pool, i) for i in frontier]  # draft ids, all the same length
-        prefixes = torch.cat([torch.full((len(paths), 1), pending), self.net.to_target(torch.tensor(paths))], dim=1)
-        return self._logp(prefixes)
+    def _expand(self, pool: Pool, frontier: torch.Tensor, depth: int) -> torch.Tensor:
+        paths = self.net.to_target(pool.path_tokens(frontier, depth))  # (F, depth) target ids
+        return self._logp(torch.cat([self.pending.expand(paths.shape[0], 1), paths], dim=1))
 
     @torch.inference_mode()
     def propose(self, state: DecodeState) -> Draft:
-        pending = state.tokens[-1]
-        root = self._logp(torch.tensor([[pending]]))[0]
-        pool, chosen = grow(self.policy, root, lambda pool, frontier, level: self._expand(pending, pool, frontier))
+        root = self._logp(self.pending[None])[0]
+        pool, chosen = grow(self.policy, root, self._expand)
         return to_draft(pool, chosen, self.net.to_target)
 
 

@@ -42,7 +42,7 @@ class MedusaDrafter:
         # every head's log-probabilities (K, V') for the tokens after the pending one, from one pass;
         # level d's nodes all take head d+1's candidates, whatever their path
         self.logp = torch.log_softmax(self.net.head_logits(self.net(self.feature.to(self.net.head.device))).float(), dim=-1)
-        pool, chosen = grow(self.policy, self.logp[0], lambda pool, frontier, level: self.logp[level].expand(len(frontier), -1))
+        pool, chosen = grow(self.policy, self.logp[0], lambda pool, frontier, depth: self.logp[depth].expand(frontier.shape[0], -1))
         return to_draft(pool, chosen, self.net.to_target)
 
 

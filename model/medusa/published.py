@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from model.common.heads import read_weights, target_parts
+from model.common.heads import build_and_load, read_weights, target_parts
 from model.medusa.net import MedusaNet, MedusaShape
 
 WEIGHT_FILES = ("medusa_lm_head.safetensors", "medusa_lm_head.pt")
@@ -57,8 +57,8 @@ def load_published(folder: Path, target_model) -> MedusaNet:
                          f"these Medusa heads were trained for another model (or medusa_num_layers is not {blocks})")
     shape = MedusaShape(hidden_size=target_config.hidden_size, feature_layer=target_config.num_hidden_layers,
                         num_heads=heads, layers=blocks, own_lm_heads=True)
-    net = MedusaNet(shape, *target_parts(target_model, None))
-    missing, unexpected = net.load_state_dict(our_state_dict(weights, blocks), strict=False)
+    net, missing, unexpected = build_and_load(lambda: MedusaNet(shape, *target_parts(target_model, None)),
+                                              our_state_dict(weights, blocks))
     if missing or unexpected:
         raise ValueError(f"{folder}: not the published Medusa-1 layout (missing {missing}, unexpected {unexpected})")
     return net.eval()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from model.common.accept import AcceptConfig, sample, warp
+from model.common.accept import AcceptConfig, warp
 from model.common.state import DecodeState, Verdict
 from model.common.target import truncate_cache
 from model.common.tree import Draft
@@ -48,53 +48,65 @@ class DraftModelDrafter:
         self.model = model.eval()
         self.config, self.accept, self.generator = config, accept, generator
         self.vocab = vocab  # None: the drafter speaks the target's vocabulary
+        self.device = model.get_input_embeddings().weight.device
+        if vocab is not None:  # the id maps live on the drafter's device, copied once
+            self.to_draft, self.to_target = vocab.to_draft.to(self.device), vocab.to_target.to(self.device)
         self.gamma = config.gamma
         self.cache = DynamicCache()
         self.cached: list[int] = []  # tokens whose keys/values are in self.cache
+        self.recent: torch.Tensor | None = None  # the last verdict's tokens on the device: what is left to feed
 
     def reset(self, state: DecodeState) -> None:
         self.gamma = self.config.gamma
         self.cache = DynamicCache()
         self.cached = []
+        self.recent = None
 
-    def _next_logits(self, ids: list[int]) -> torch.Tensor:
-        """Draft logits after feeding target-vocabulary `ids`; over the target vocabulary (-inf outside the draft's)."""
-        inputs = torch.tensor([ids])
-        if self.vocab is not None:
-            inputs = self.vocab.to_draft[inputs]
+    def _next_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """Draft logits after feeding target-vocabulary `ids` (n,) on the device; over the target vocabulary
+        (-inf outside the draft's)."""
         out = self.model(
-            input_ids=inputs.to(self.model.device),
+            input_ids=(ids if self.vocab is None else self.to_draft[ids])[None],
             past_key_values=self.cache,
             use_cache=True,
             logits_to_keep=1,
         )
-        self.cached.extend(ids)
         logits = out.logits[0, -1]
         if self.vocab is None:
             return logits
         # the unknown draft id is never proposed; every other draft id maps back to its target id
         full = torch.full((self.vocab.target_vocab_size,), float("-inf"), device=logits.device, dtype=logits.dtype)
-        full[self.vocab.to_target.to(logits.device)] = logits[: self.vocab.unknown]
+        full[self.to_target.to(logits.device)] = logits[: self.vocab.unknown]
         return full
 
     @torch.inference_mode()
     def propose(self, state: DecodeState) -> Draft:
-        logits = self._next_logits(state.tokens[len(self.cached) :])
-        tokens: list[int] = []
+        """gamma draft tokens, each fed back as a device tensor: the host reads the chain once, at the end."""
+        unfed = state.tokens[len(self.cached) :]
+        if self.recent is not None and len(unfed) <= self.recent.shape[0]:  # a suffix of the tokens just verified
+            ids = self.recent[self.recent.shape[0] - len(unfed) :].to(self.device)
+        else:  # after reset: the prompt, from the host
+            ids = torch.tensor(unfed, device=self.device)
+        logits = self._next_logits(ids)
+        self.cached.extend(unfed)
+        tokens: list[torch.Tensor] = []
         probs: list[torch.Tensor | None] = []
         for i in range(self.gamma):
             if self.accept.greedy:
-                tokens.append(int(logits.argmax().item()))
+                tokens.append(logits.argmax().view(1))
             else:
                 q = warp(logits, self.accept)
-                tokens.append(sample(q, self.generator))
+                tokens.append(torch.multinomial(q, 1, generator=self.generator))
                 probs.append(q)
             if i + 1 < self.gamma:
-                logits = self._next_logits(tokens[-1:])
-        return Draft.chain(tokens, probs or None)
+                logits = self._next_logits(tokens[-1].to(self.device))
+        chain = torch.cat(tokens).tolist()
+        self.cached.extend(chain[:-1])  # the last draft token was never fed
+        return Draft.chain(chain, probs or None)
 
     def update(self, state: DecodeState, verdict: Verdict) -> None:
         # keep at least one committed token unfed, so the next propose has logits to start from
+        self.recent = verdict.token_ids
         keep = min(common_prefix(self.cached, state.tokens), len(state.tokens) - 1)
         truncate_cache(self.cache, keep)
         del self.cached[keep:]
