@@ -40,7 +40,13 @@ def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):
 
         if not args.base_url or not args.model:
             raise SystemExit("--backend openai needs --base-url and --model")
-        return OpenAIBackend(args.base_url, args.model, args.max_new_tokens, stops, args.concurrency)
+        from evaluation.prompting import fastchat_template_for, looks_like_chat_model
+
+        chat = {"chat": True, "completions": False}.get(args.api)
+        if chat is None:  # auto: the served model's name says whether it is a chat model
+            chat = looks_like_chat_model(args.model) or fastchat_template_for(args.model) is not None
+        print(f"[multispec] {args.model}: {'chat' if chat else 'completions'} endpoint", flush=True)
+        return OpenAIBackend(args.base_url, args.model, args.max_new_tokens, stops, args.concurrency, chat=chat)
     from data_generation.local_backend import LocalBackend
     from model.common.zoo import load_model
 
@@ -92,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default=None, help="model name on the server")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--api", choices=["auto", "chat", "completions"], default="auto",
+                        help="openai backend: chat messages for chat targets, raw completions for base ones "
+                             "(auto: from --model's name)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 

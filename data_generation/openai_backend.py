@@ -11,20 +11,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 class OpenAIBackend:
     def __init__(self, base_url: str, model: str, max_new_tokens: int, stop_strings: tuple[str, ...] = (),
-                 concurrency: int = 8, max_retries: int = 6, timeout: float = 120.0):
+                 concurrency: int = 8, max_retries: int = 6, timeout: float = 120.0, chat: bool = False):
         from openai import OpenAI
 
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "EMPTY"),
                              max_retries=max_retries, timeout=timeout)
         self.model, self.max_new_tokens, self.stop_strings = model, max_new_tokens, stop_strings
-        self.concurrency = concurrency
+        self.concurrency, self.chat = concurrency, chat
 
     def _one(self, prompt: str, temperature: float, seed: int) -> tuple[str, int]:
-        # the completions endpoint takes the raw prompt, exactly as the local backend feeds it
-        response = self.client.completions.create(
-            model=self.model, prompt=prompt, max_tokens=self.max_new_tokens, temperature=temperature,
-            stop=list(self.stop_strings) or None, seed=seed)
-        text = response.choices[0].text
+        common = dict(model=self.model, max_tokens=self.max_new_tokens, temperature=temperature,
+                      stop=list(self.stop_strings) or None, seed=seed)
+        if self.chat:  # a chat target answers the prompt as a user message, in its own template (the server's)
+            response = self.client.chat.completions.create(messages=[{"role": "user", "content": prompt}], **common)
+            text = response.choices[0].message.content or ""
+        else:  # a base target: the completions endpoint takes the raw prompt, exactly as the local backend feeds it
+            response = self.client.completions.create(prompt=prompt, **common)
+            text = response.choices[0].text
         tokens = response.usage.completion_tokens if response.usage else len(text.split())
         return text, tokens
 

@@ -197,7 +197,7 @@ def build_engines(target: Target, tokenizer, methods: list[str], drafter_model=N
 
 def main(argv: list[str] | None = None) -> None:
     from data_processing.questions import load_questions
-    from evaluation.prompting import PromptFormat, prompt_ids
+    from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
     from evaluation.run import eos_ids
     from model.common.zoo import check_same_tokenizer, load_model
 
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         drafter_model, drafter_tokenizer = load_model(args.drafter, dtype=str(model.dtype).removeprefix("torch."))
         check_same_tokenizer(tokenizer, drafter_tokenizer)
     engines = build_engines(target, tokenizer, methods, drafter_model, args.gamma)
-    fmt, eos = PromptFormat(args.chat_template), eos_ids(model, tokenizer)
+    fmt, eos = resolve_format(PromptFormat(args.chat_template), tokenizer, args.target), eos_ids(model, tokenizer)
     prompts = [
         (prompt_ids(tokenizer, fmt, q["turns"][:1], []),
          GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=eos))

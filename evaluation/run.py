@@ -22,11 +22,11 @@ from tqdm import tqdm
 from data_processing.questions import load_questions, stop_strings
 from evaluation.environment import environment
 from evaluation.jsonl_store import JsonlStore
-from evaluation.prompting import PromptFormat, prompt_ids
+from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
-from model.common.zoo import load_model
+from model.common.zoo import load_model, load_tokenizer
 from model.registry import METHODS, build_drafter, method_module
 
 WARMUP_RUNS = 3
@@ -63,6 +63,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
                         help="Medusa's typical acceptance when sampling (lossy: answers are marked so)")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--device-map", default=None,
+                        help="split a big target across GPUs with accelerate (e.g. auto); default: all on --device")
+    parser.add_argument("--attn-implementation", default=None, choices=["sdpa", "eager", "flash_attention_2"],
+                        help="the target's attention backend (default: transformers' choice, sdpa); tree methods need "
+                             "sdpa or eager")
     parser.add_argument("--quantize-target", action="store_true",
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -80,7 +85,12 @@ class Runner:
 
     def __init__(self, args: argparse.Namespace, options: dict[str, Any], loaded: tuple | None = None):
         self.args = args
-        model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device)
+        self.format = resolve_format(PromptFormat(args.chat_template), loaded[1] if loaded else load_tokenizer(args.target),
+                                     args.target)  # before the model loads: a chat model without a template stops here
+        print(f"[multispec] prompt format for {args.target}: {self.format.template}", flush=True)
+        model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device,
+                                                     device_map=args.device_map,
+                                                     attn_implementation=args.attn_implementation)
         if args.quantize_target:
             from model.common.quantize import int8_dynamic
 
@@ -90,7 +100,6 @@ class Runner:
         self.generator = torch.Generator(self.target.device)
         self.drafter = build_drafter(args.method, self.target, options, tokenizer=self.tokenizer,
                                      accept=self.accept, generator=self.generator)
-        self.format = PromptFormat(args.chat_template)
         self.eos = eos_ids(model, self.tokenizer)
 
     def config(self, category: str) -> GenerationConfig:
@@ -196,7 +205,8 @@ class AnswerRun:
         self.store.append({
             "question_id": question["question_id"], "category": question["category"],
             "answer_id": uuid.uuid4().hex, "model_id": self.args.target, "tstamp": time.time(),
-            "method": self.args.method, "lossy": self.runner.accept.lossy, "choices": [choice],
+            "method": self.args.method, "lossy": self.runner.accept.lossy, "prompt_format": self.runner.format.template,
+            "choices": [choice],
             "config": self.config, "environment": self.env,
         })
 

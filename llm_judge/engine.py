@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from evaluation.prompting import PromptFormat, prompt_ids
+from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
 from evaluation.run import eos_ids
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
@@ -35,7 +35,7 @@ class Engine:
         hf_model, self.tokenizer = load_model(model, dtype=dtype, device=device)
         self.target = Target(hf_model)
         self.method, self.options = method, dict(options or {})
-        self.format = PromptFormat(chat_template)
+        self.format = resolve_format(PromptFormat(chat_template), self.tokenizer, model)
         self.eos = eos_ids(hf_model, self.tokenizer)
         self.context_length = int(getattr(hf_model.config, "max_position_embeddings", 0) or 0) or None
         self.generator = torch.Generator(self.target.device)

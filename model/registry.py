@@ -21,6 +21,10 @@ METHODS: dict[str, str] = {
 }
 
 
+# methods whose drafts are trees: verified with a 4-D attention mask, which flash-attention kernels cannot read
+TREE_METHODS = frozenset({"eagle", "eagle2", "eagle3", "lookahead", "medusa", "hydra", "ctc"})
+
+
 def method_module(name: str) -> ModuleType:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
@@ -39,4 +43,10 @@ def method_config(name: str, options: dict[str, Any] | None = None) -> Any:
 
 def build_drafter(name: str, target, options: dict[str, Any] | None = None, **context: Any):
     """Drafter for method `name`; context carries tokenizer, accept config and generator."""
+    from model.common.target import MASKLESS_ATTENTION
+
+    backend = getattr(target, "attn_implementation", None)
+    if name in TREE_METHODS and backend in MASKLESS_ATTENTION:
+        raise ValueError(f"method {name!r} verifies trees with 4-D attention masks, which {backend} cannot read: "
+                         f"load the target with --attn-implementation sdpa (or eager), or use a chain method (ar, sd, pld)")
     return method_module(name).build(target, method_config(name, options), **context)

@@ -169,13 +169,16 @@ def accept_on_device(
     generator: torch.Generator | None,
 ) -> DeviceWalk:
     """ids (N+1,) pending token + draft tokens, parents (N,), seen (N+1, N+1) ancestor matrix, logits (N+1, V):
-    the accept rule without a host sync. `probs` (one draft distribution per node) only for chains."""
+    the accept rule without a host sync. `probs` (one draft distribution per node, None for a point mass) only
+    for chains; trees whose nodes carry draft distributions take `speculative_walk`."""
     tokens, parent_row = ids[1:], parents + 1  # node i's token, and the logits row that scores it
     n_nodes = tokens.shape[0]
     device = logits.device
     earlier_sibling = (parents[:, None] == parents[None, :]) & torch.ones(
         n_nodes, n_nodes, dtype=torch.bool, device=device).tril(-1)  # (N, N): j < i, same parent
     bad_draft = torch.zeros((), dtype=torch.bool, device=device)
+    if probs is not None and all(q is None for q in probs):
+        probs = None  # every node a point mass
     if cfg.greedy or (probs is None and not cfg.typical):
         choice = logits.argmax(dim=-1) if cfg.greedy else torch.multinomial(warp(logits, cfg), 1, generator=generator)[:, 0]
         duplicate = (earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)  # only the first can be taken
@@ -190,7 +193,8 @@ def accept_on_device(
         bonus_rows = p.argmax(dim=-1)
     else:  # a chain with draft distributions: accept x_i with probability min(1, p(x_i) / q(x_i))
         p = warp(logits, cfg)
-        q = torch.stack([qi.to(device) for qi in probs])  # (N, V)
+        point = torch.nn.functional.one_hot(tokens, logits.shape[-1]).float()  # a node without q is a point mass
+        q = torch.stack([point[i] if qi is None else qi.to(device) for i, qi in enumerate(probs)])  # (N, V)
         q_x, p_x = q[torch.arange(n_nodes, device=device), tokens], p[parent_row, tokens]
         bad_draft = (q_x <= 0).any()
         good = torch.rand(n_nodes, generator=generator, device=device) * q_x < p_x

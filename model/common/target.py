@@ -150,7 +150,8 @@ class Target:
         prefix_len = state.cached_len
         ids, parents, seen = self._draft_tensors(state, draft)
         logits, hidden = self._forward_block(state, draft, ids, seen, hidden_layers)
-        if draft.probs is not None and not draft.is_chain() and not accept.greedy:
+        sampled_nodes = draft.probs is not None and any(q is not None for q in draft.probs)
+        if sampled_nodes and not draft.is_chain() and not accept.greedy:
             return self._verify_sampled_tree(state, draft, accept, logits, hidden, generator, node_argmax)
         walk = accept_on_device(ids.to(logits.device), parents.to(logits.device), seen.to(logits.device), logits,
                                 draft.probs, accept, generator)
