@@ -12,12 +12,12 @@ Every chunk of answers is appended and flushed; rerunning the command skips fini
 from __future__ import annotations
 
 import argparse
-import codecs
 import time
 
 from tqdm import tqdm
 
 from data_generation.prompts import read_prompts
+from data_processing.questions import stop_argument
 from evaluation.jsonl_store import JsonlStore
 
 
@@ -83,7 +83,7 @@ def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], 
     bar.close()
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", required=True, help="training pool, ShareGPT or question file")
     parser.add_argument("--out", required=True)
@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
     parser.add_argument("--limit", type=int, default=None, help="first N prompts")
     parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable; escapes like \\n work)")
+    parser.add_argument("--stop", action="append", default=None, type=stop_argument,
+                        help="stop string (repeatable; escapes like \\n work)")
     parser.add_argument("--batch-size", type=int, default=32, help="local backend: prompts per generate call")
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--base-url", default=None)
@@ -102,9 +103,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="openai backend: chat messages for chat targets, raw completions for base ones "
                              "(auto: from --model's name)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
 
-    stops = tuple(codecs.decode(s, "unicode_escape") for s in (args.stop or []))
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    stops = tuple(args.stop or ())
+    print(f"[multispec] stop strings: {list(stops)}", flush=True)
     prompts = read_prompts(args.prompts)[: args.limit]
     chunk = args.batch_size if args.backend == "local" else 4 * args.concurrency
     with JsonlStore(args.out) as store:

@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
@@ -150,27 +149,72 @@ def run_batch(model, seqs: list[list[int]], layers: list[int | str], pad_id: int
     return results
 
 
+_SAFETENSORS_DTYPES = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32", torch.int64: "I64",
+                       torch.uint8: "U8"}
+
+
+class StreamedShard:
+    """A safetensors file written while its batches arrive, so no shard is ever held in memory (a 4096-wide
+    target's 2,000-conversation shard would be ~5 GB of RAM).
+
+    Every tensor's shape is known from the plan, so the header goes first and each conversation's rows are
+    written at their place as its batch finishes. The layout is safetensors' own (8-byte little-endian header
+    length, a JSON header padded to 8 bytes, then the tensors' raw little-endian bytes back to back); the
+    safetensors library has no streaming writer, and its reader (safe_open) checks the result like any file."""
+
+    def __init__(self, path: Path, specs: dict[str, tuple[torch.dtype, tuple[int, ...]]], metadata: dict[str, str]):
+        header: dict[str, Any] = {"__metadata__": metadata}
+        self.offsets: dict[str, int] = {}
+        self.row_bytes: dict[str, int] = {}
+        offset = 0
+        for name, (dtype, shape) in specs.items():
+            item = torch.empty((), dtype=dtype).element_size()
+            nbytes = item * int(torch.tensor(shape).prod()) if shape else item
+            header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+            self.offsets[name], self.row_bytes[name] = offset, nbytes // max(shape[0], 1)
+            offset += nbytes
+        blob = json.dumps(header, separators=(",", ":")).encode()
+        blob += b" " * (-len(blob) % 8)
+        self.file = open(path, "wb")
+        self.file.write(len(blob).to_bytes(8, "little") + blob)
+        self.start = 8 + len(blob)
+        self.file.truncate(self.start + offset)
+
+    def write(self, name: str, first_row: int, rows: torch.Tensor) -> None:
+        self.file.seek(self.start + self.offsets[name] + first_row * self.row_bytes[name])
+        self.file.write(rows.contiguous().cpu().view(torch.uint8).numpy().tobytes())
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int | str], batch_size: int,
-               pad_id: int, save_dtype: torch.dtype, bar: tqdm) -> dict[str, torch.Tensor]:
-    """Features of one shard's conversations, batched longest-first to limit padding, stored in data order."""
-    order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-    found: dict[int, dict[str, torch.Tensor]] = {}
-    for first in range(0, len(order), batch_size):
-        batch = order[first: first + batch_size]
-        for i, item in zip(batch, run_batch(model, [rows[i][0] for i in batch], layers, pad_id)):
-            found[i] = item
-        bar.update(sum(len(rows[i][0]) for i in batch))
-    lengths = torch.tensor([len(ids) for ids, _ in rows])
-    tensors = {
-        "input_ids": torch.tensor([t for ids, _ in rows for t in ids], dtype=torch.int64),
-        "loss_mask": torch.tensor([m for _, mask in rows for m in mask], dtype=torch.uint8),
-        "target_argmax": torch.cat([found[i]["target_argmax"] for i in range(len(rows))]).to(torch.int64),
-        "offsets": torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)]),
-    }
-    for layer in layers:
-        key = hidden_key(layer)
-        tensors[key] = cast_checked(torch.cat([found[i][key] for i in range(len(rows))]), save_dtype, key).contiguous()
-    return tensors
+               pad_id: int, save_dtype: torch.dtype, hidden_size: int, path: Path, ids: list[str], bar: tqdm) -> None:
+    """Features of one shard's conversations, batched longest-first to limit padding, streamed to `path` in data
+    order (each batch is written as soon as it is computed)."""
+    lengths = torch.tensor([len(ids_) for ids_, _ in rows])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
+    total = int(offsets[-1])
+    specs = {"input_ids": (torch.int64, (total,)), "loss_mask": (torch.uint8, (total,)),
+             "target_argmax": (torch.int64, (total,)), "offsets": (torch.int64, (len(rows) + 1,)),
+             **{hidden_key(layer): (save_dtype, (total, hidden_size)) for layer in layers}}
+    shard = StreamedShard(path, specs, {"ids": json.dumps(ids)})
+    try:
+        shard.write("input_ids", 0, torch.tensor([t for ids_, _ in rows for t in ids_], dtype=torch.int64))
+        shard.write("loss_mask", 0, torch.tensor([m for _, mask in rows for m in mask], dtype=torch.uint8))
+        shard.write("offsets", 0, offsets)
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        for first in range(0, len(order), batch_size):
+            batch = order[first: first + batch_size]
+            for i, item in zip(batch, run_batch(model, [rows[i][0] for i in batch], layers, pad_id)):
+                row = int(offsets[i])
+                shard.write("target_argmax", row, item["target_argmax"].to(torch.int64))
+                for layer in layers:
+                    key = hidden_key(layer)
+                    shard.write(key, row, cast_checked(item[key], save_dtype, key))
+            bar.update(sum(len(rows[i][0]) for i in batch))
+    finally:
+        shard.close()
 
 
 def write_atomic_json(path: Path, data: dict[str, Any]) -> None:
@@ -209,6 +253,11 @@ def check_existing(out: Path, settings: dict[str, Any], plan: list[list[str]]) -
     return done
 
 
+def finished(out: Path, plan: list[list[str]]) -> set[int]:
+    """Shards on disk under their final name (written by this process or by another rank)."""
+    return {s for s in range(len(plan)) if (out / shard_name(s)).exists()}
+
+
 def build_index(settings: dict[str, Any], config, plan: list[list[str]], tokens: list[int], done: set[int]) -> dict[str, Any]:
     layers, num_layers = settings["layers"], config.num_hidden_layers
     return {
@@ -231,9 +280,11 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     from model.common.zoo import load_model, load_tokenizer, resolve
     from transformers import AutoConfig
 
-    for name in ("batch_size", "max_length", "shard_size"):
+    for name in ("batch_size", "max_length", "shard_size", "world_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.rank < args.world_size:
+        raise ValueError(f"--rank must be in 0..{args.world_size - 1}, got {args.rank}")
     if args.save_dtype not in DTYPES:
         raise ValueError(f"--save-dtype {args.save_dtype!r}: choose one of {sorted(DTYPES)}")
     data = Path(args.data)
@@ -262,24 +313,28 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = check_existing(out, settings, plan)
-    todo = [s for s in range(len(plan)) if s not in done]
-    write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, done))
-    print(f"[multispec] {len(plan)} shards planned in {out}: {len(done)} done, {len(todo)} to write", flush=True)
+    # --rank r of --world-size w writes shards r, r + w, ...: one process per GPU, each with its own share
+    todo = [s for s in range(len(plan)) if s not in done and s % args.world_size == args.rank]
+    write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, finished(out, plan)))
+    print(f"[multispec] {len(plan)} shards planned in {out}: {len(done)} done, {len(todo)} to write here"
+          f"{f' (rank {args.rank} of {args.world_size})' if args.world_size > 1 else ''}", flush=True)
     if todo:
-        model, tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
+        device = args.device
+        if device is None and args.world_size > 1 and torch.cuda.is_available():
+            device = f"cuda:{args.rank % torch.cuda.device_count()}"
+        model, tokenizer = load_model(args.target, dtype=args.dtype, device=device)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         save_dtype = DTYPES[args.save_dtype]
         bar = tqdm(total=sum(tokens[s] for s in todo), desc="hidden states", unit="tok", unit_scale=True)
         start = time.perf_counter()
         for s in todo:
             lo = s * args.shard_size
-            tensors = dump_shard(model, rows[lo: lo + len(plan[s])], settings["layers"], args.batch_size,
-                                 pad_id, save_dtype, bar)
             tmp = out / ("." + shard_name(s) + ".tmp")
-            save_file(tensors, str(tmp), metadata={"ids": json.dumps(plan[s])})
+            dump_shard(model, rows[lo: lo + len(plan[s])], settings["layers"], args.batch_size, pad_id, save_dtype,
+                       config.hidden_size, tmp, plan[s], bar)
             os.replace(tmp, out / shard_name(s))  # atomic: a crash never leaves a half shard under the final name
-            done.add(s)
-            write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, done))
+            # the index lists what is on disk, so ranks writing the same folder never drop each other's shards
+            write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, finished(out, plan)))
         bar.close()
         seconds = time.perf_counter() - start
         print(f"[multispec] {sum(tokens[s] for s in todo)} tokens in {seconds:.1f} s "
@@ -302,6 +357,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, default=None, help="first N rows of --data")
     parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
     parser.add_argument("--answer-prefix", default="", help="text put before each answer (e.g. ' ' for stripped answers)")
+    parser.add_argument("--rank", type=int, default=int(os.environ.get("RANK", 0)),
+                        help="this process's share of the shards (default: $RANK, as torchrun/accelerate set it)")
+    parser.add_argument("--world-size", type=int, default=int(os.environ.get("WORLD_SIZE", 1)),
+                        help="processes splitting the shards (default: $WORLD_SIZE)")
     return dump(parser.parse_args(argv))
 
 

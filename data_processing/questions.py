@@ -98,6 +98,26 @@ _STOPS_BY_FAMILY: dict[str, tuple[str, ...]] = {
 }
 
 
+def parse_stop(text: str) -> str:
+    """A stop string as typed on a command line: backslash escapes (\\n, \\t, \\u00e4, ...) become the characters
+    they name, so `--stop '\\n'` and `--stop $'\\n'` both stop at a newline; other text, non-ASCII included, stays
+    as is. An empty stop string would stop before the first token and is refused."""
+    decoded = text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    if not decoded:
+        raise ValueError("an empty stop string would stop every answer before it starts")
+    return decoded
+
+
+def stop_argument(text: str) -> str:
+    """parse_stop for argparse: a bad value is a usage error naming the option, not a traceback."""
+    import argparse
+
+    try:
+        return parse_stop(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def stop_strings(category: str) -> tuple[str, ...]:
     """Stop strings for a category like 'translation-de'; the family is the part before the first '-'."""
     if not isinstance(category, str) or not category:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from data_processing.questions import load_questions, stop_strings
+from data_processing.questions import load_questions, stop_argument, stop_strings
 from evaluation.environment import environment
 from evaluation.jsonl_store import JsonlStore
 from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
@@ -48,10 +48,13 @@ def method_options_parser(method: str) -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--method", required=True, choices=sorted(METHODS))
+    pre.add_argument("--method", choices=sorted(METHODS))
     known, _ = pre.parse_known_args(argv)
-    method_parser = method_options_parser(known.method)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], parents=[method_parser])
+    # without --method (e.g. a bare --help), the shared options and the list of methods; with it, its own options too
+    parents = [method_options_parser(known.method)] if known.method else []
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], parents=parents,
+        epilog=f"methods: {', '.join(sorted(METHODS))}; `--method M --help` lists a method's own options")
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
     parser.add_argument("--target", default="gemma-3-270m", help="embedded name, local folder or hub id")
     parser.add_argument("--questions", required=True)
@@ -73,7 +76,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
-    parser.add_argument("--stop", action="append", default=None, help="stop string (repeatable); default per category")
+    parser.add_argument("--stop", action="append", default=None, type=stop_argument,
+                        help="stop string (repeatable; escapes like \\n work); default per category")
     parser.add_argument("--warmup", type=int, default=WARMUP_RUNS)
     args = parser.parse_args(argv)
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
@@ -87,7 +91,8 @@ class Runner:
         self.args = args
         self.format = resolve_format(PromptFormat(args.chat_template), loaded[1] if loaded else load_tokenizer(args.target),
                                      args.target)  # before the model loads: a chat model without a template stops here
-        print(f"[multispec] prompt format for {args.target}: {self.format.template}", flush=True)
+        print(f"[multispec] prompt format for {args.target}: {self.format.template}; stop strings: "
+              f"{args.stop if args.stop is not None else 'per category (translation: a newline)'}", flush=True)
         model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device,
                                                      device_map=args.device_map,
                                                      attn_implementation=args.attn_implementation)

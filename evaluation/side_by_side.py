@@ -27,7 +27,8 @@ from evaluation import speed
 from evaluation.run import AnswerRun
 from model.common.zoo import load_model
 
-SHARED = ("--questions", "--out", "--target", "--dtype", "--device", "--limit", "--max-new-tokens", "--quantize-target")
+SHARED = ("--questions", "--out", "--target", "--dtype", "--device", "--device-map", "--attn-implementation", "--limit",
+          "--max-new-tokens", "--quantize-target")
 
 
 def parse_runs(items: list[str]) -> dict[str, list[str]]:
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--device-map", default=None, help="split a big target across GPUs (e.g. auto)")
+    parser.add_argument("--attn-implementation", default=None, choices=["sdpa", "eager", "flash_attention_2"])
     args, common = parser.parse_known_args(argv)
     specs = parse_runs(args.run)
     out = Path(args.out_dir)
@@ -68,13 +71,16 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
               "--max-new-tokens", str(args.max_new_tokens)]
     shared += ["--limit", str(args.limit)] if args.limit is not None else []
     shared += ["--device", args.device] if args.device else []
+    shared += ["--device-map", args.device_map] if args.device_map else []
+    shared += ["--attn-implementation", args.attn_implementation] if args.attn_implementation else []
     files = {name: out / f"{name}.jsonl" for name in specs}
     with contextlib.ExitStack() as stack:
         runs = {name: stack.enter_context(AnswerRun([*common, *spec, *shared, "--out", str(files[name])]))
                 for name, spec in specs.items()}
         pending = {name: dict(run.todo) for name, run in runs.items() if run.todo}
         if pending:
-            loaded = loaded or load_model(args.target, dtype=args.dtype, device=args.device)
+            loaded = loaded or load_model(args.target, dtype=args.dtype, device=args.device, device_map=args.device_map,
+                                          attn_implementation=args.attn_implementation)
             for name in pending:
                 runs[name].start(loaded)
             indices = sorted({i for todo in pending.values() for i in todo})

@@ -23,6 +23,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     mixed_precision: str = "no"  # no | bf16 | fp16, as accelerate understands them
+    num_workers: int = 0  # data-loader worker processes (the GPU recipes use 4; 0 reads batches in the main process)
     task_args: dict[str, Any] = field(default_factory=dict)
 
 

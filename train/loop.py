@@ -28,7 +28,10 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = task.model()
-    loader = DataLoader(task.dataset(), batch_size=cfg.batch_size, shuffle=True, collate_fn=task.collate, drop_last=True)
+    # workers read and pad the next batches while the device trains; pinned pages make the copy asynchronous
+    loader = DataLoader(task.dataset(), batch_size=cfg.batch_size, shuffle=True, collate_fn=task.collate, drop_last=True,
+                        num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available(),
+                        persistent_workers=cfg.num_workers > 0)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
@@ -54,6 +57,8 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
         loader.set_epoch(epoch)  # reshuffle per epoch, reproducibly
         skip = consumed - epoch * len(loader) if epoch == consumed // len(loader) else 0
         for batch in acc.skip_first_batches(loader, skip) if skip > 0 else loader:
+            batch = {k: v.to(params[0].dtype) if v.is_floating_point() else v for k, v in batch.items()}  # bf16 dumps
+            # cross to the device at half the bytes and widen there
             with acc.accumulate(model):
                 loss = task.loss(model, batch)
                 acc.backward(loss)

@@ -7,6 +7,7 @@ reduced vocabulary, `draft_vocab.json`.
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -42,9 +43,17 @@ class FrozenTarget(nn.Module):
         return next(p for p in self.parameters() if p.requires_grad)
 
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
-        """Target embeddings (scaled as the target scales them) of target-vocabulary ids, in the head's dtype."""
+        """Target embeddings (scaled as the target scales them) of target-vocabulary ids, in the head's dtype.
+
+        The lookup runs where the head runs: when the target's table lives elsewhere (training on a GPU from a
+        host copy, or a head on another GPU of a device map), a copy is made there once."""
         embed = self._frozen["embed"]
         like = self.param_like()
+        if embed.weight.device != like.device:
+            local = self._frozen.get("local")
+            if local is None or local.weight.device != like.device:
+                local = self._frozen["local"] = copy.deepcopy(embed).to(like.device)
+            embed = local
         with torch.no_grad():
             return embed(ids.to(embed.weight.device)).to(like.device, like.dtype)
 

@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from model.common.device import pick_device, pick_dtype
+from model.common.device import DTYPES, pick_device, pick_dtype
 
 
 class ModelNotFound(ValueError):
@@ -157,6 +157,48 @@ def load_model(
     except OSError as err:
         raise ModelNotFound(f"could not load model {name!r} from {where}: {err}") from err
     return model.eval(), tokenizer
+
+
+def load_frozen_parts(name: str, dtype: str = "bfloat16") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The target as draft-head training needs it: its config, tokenizer, input embedding and LM head, and nothing
+    else in memory. The model is built on the meta device (accelerate's init_empty_weights) and only those two
+    tensors are read from its safetensors files, so a 7B target costs each training process ~1 GB, not 14.
+    Checkpoints without safetensors files (a hub id, .bin weights) load whole, as before."""
+    import json
+
+    from accelerate import init_empty_weights
+    from safetensors import safe_open
+
+    where = Path(resolve(name))
+    files = sorted(where.glob("*.safetensors")) if where.is_dir() else []
+    if not files:
+        return load_model(name, dtype=dtype, device="cpu")
+    config = AutoConfig.from_pretrained(str(where))
+    with init_empty_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=DTYPES[dtype])
+    names: dict[int, list[str]] = {}
+    for n, p in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), []).append(n)
+    embed, head = model.get_input_embeddings(), model.get_output_embeddings()
+    stored = {}
+    for path in files:
+        with safe_open(str(path), framework="pt") as f:
+            stored.update({key: path for key in f.keys()})
+
+    def read(param: torch.nn.Parameter) -> torch.nn.Parameter | None:
+        key = next((n for n in names[id(param)] if n in stored), None)
+        if key is None:
+            return None
+        with safe_open(str(stored[key]), framework="pt") as f:
+            return torch.nn.Parameter(f.get_tensor(key).to(DTYPES[dtype]), requires_grad=False)
+
+    embed_weight = read(embed.weight)
+    if embed_weight is None:
+        return load_model(name, dtype=dtype, device="cpu")  # another naming (e.g. a multimodal wrapper): load whole
+    head_weight = embed_weight if head.weight is embed.weight else read(head.weight)
+    embed.weight = embed_weight
+    head.weight = head_weight if head_weight is not None else embed_weight  # tied in the file: one table
+    return model.eval(), AutoTokenizer.from_pretrained(str(where))
 
 
 def check_same_tokenizer(target: PreTrainedTokenizerBase, drafter: PreTrainedTokenizerBase) -> None:

@@ -91,6 +91,14 @@ class EagleNet(FrozenTarget):
         save_head(self, folder, KIND, self.shape, skip=UNUSED)
 
 
+def target_layer_shape(target_model) -> dict:
+    """The EagleShape fields of one decoder layer of `target_model` (EAGLE's recipe for 7B+ targets)."""
+    config = target_model.config.get_text_config()
+    return dict(heads=config.num_attention_heads, kv_heads=getattr(config, "num_key_value_heads", None) or config.num_attention_heads,
+                intermediate_size=config.intermediate_size, head_dim=getattr(config, "head_dim", None),
+                rms_norm_eps=getattr(config, "rms_norm_eps", 1e-6), rope_scaling=getattr(config, "rope_scaling", None))
+
+
 def new_net(target_model, vocab: DraftVocab | None = None, shape_cls: type = EagleShape, net_cls: type = EagleNet,
             **shape_args) -> EagleNet:
     """A randomly initialised net sized for `target_model` (training starts here; tests use it untrained)."""

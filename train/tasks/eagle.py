@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from transformers import DynamicCache
 
 from model.eagle import net as eagle_net
-from model.eagle.net import EagleNet
+from model.eagle.net import EagleNet, target_layer_shape
 from train.tasks.features import IGNORE
 from train.tasks.head_task import HeadTask
 
@@ -34,11 +34,13 @@ class EagleTask(HeadTask):
     def __init__(self, data: str | list[str], target: str = "gemma-3-270m", draft_vocab_size: int = 8192, heads: int = 8,
                  kv_heads: int = 8, intermediate_size: int = 1728, layers: int = 1, feature_weight: float = 1.0,
                  token_weight: float = 0.1, noise: float = 0.1, unroll: int = 1, unroll_decay: float = 0.8,
-                 init_from: str | None = None, limit: int | None = None, skip: int = 0):
+                 init_from: str | None = None, limit: int | None = None, skip: int = 0, like_target: bool = False):
         if unroll < 1:
             raise ValueError(f"unroll must be >= 1 (1: no training-time test), got {unroll}")
         shape = dict(heads=heads, kv_heads=kv_heads, intermediate_size=intermediate_size, layers=layers)
         super().__init__(data, target, draft_vocab_size, init_from, limit, skip, shape)
+        if like_target:  # EAGLE's draft layer is one decoder layer of the target: its heads, widths and norms
+            self.shape_args.update(target_layer_shape(self.data.target_model), layers=layers)
         self.weights = (feature_weight, token_weight)
         self.noise = noise
         self.unroll, self.unroll_decay = unroll, unroll_decay

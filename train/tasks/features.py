@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from data_generation.feature_shards import FeatureShards, hidden_key
-from model.common.zoo import load_model
+from model.common.zoo import load_frozen_parts
 from model.sd.vocab import DraftVocab
 
 IGNORE = -100
@@ -30,7 +30,7 @@ class FeatureData:
         limit -n leaves each dump's last n apart, as a slice does); several dumps (e.g. one per language,
         for a multilingual head) are read one after the other. `layers`: the hidden states read, or a
         function of the target's layer count giving them; by default the LM head's input alone."""
-        self.target_model, self.tokenizer = load_model(target, dtype="bfloat16", device="cpu")
+        self.target_model, self.tokenizer = load_frozen_parts(target)  # embedding + LM head only: heads never run it
         num_layers = self.target_model.config.get_text_config().num_hidden_layers
         chosen = layers(num_layers) if callable(layers) else layers
         self.layers = tuple(chosen) if chosen else (num_layers,)
@@ -68,13 +68,14 @@ class FeatureData:
     def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         width = max(len(r["input_ids"]) for r in rows)
         hidden = sum(rows[0][key].shape[-1] for key in self.keys)
-        batch = {"features": torch.zeros(len(rows), width, hidden),  # (B, T, H), or (B, T, 3H) for three layers
+        dtype = rows[0][self.keys[0]].dtype  # the dump's (bf16): widened on the device by the training loop
+        batch = {"features": torch.zeros(len(rows), width, hidden, dtype=dtype),  # (B, T, H), or (B, T, 3H) for three layers
                  "input_ids": torch.zeros(len(rows), width, dtype=torch.long),
                  "attention_mask": torch.zeros(len(rows), width, dtype=torch.long),
                  "labels": torch.full((len(rows), width), IGNORE, dtype=torch.long)}
         for b, row in enumerate(rows):
             n = len(row["input_ids"])
-            batch["features"][b, :n] = torch.cat([row[key].float() for key in self.keys], dim=-1)
+            batch["features"][b, :n] = torch.cat([row[key].to(dtype) for key in self.keys], dim=-1)
             batch["input_ids"][b, :n] = row["input_ids"]
             batch["attention_mask"][b, :n] = 1
             labels = row["target_argmax"].clone()
