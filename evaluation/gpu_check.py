@@ -68,7 +68,7 @@ def check_method(method: str, target: Target, options: dict[str, Any], prompts: 
     return row
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from data_processing.sample_sentences import sample_prompts
     from evaluation.tables import dict_table
     from model.common.zoo import load_model
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     failed = [r["method"] for r in rows if r["lossless"] == "NO" or r["syncs_per_forward"] > SYNC_BUDGET]
     if failed:
         raise SystemExit(f"[multispec] GPU check failed for: {', '.join(failed)}")
+    return rows
 
 
 if __name__ == "__main__":

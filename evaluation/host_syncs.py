@@ -6,7 +6,7 @@ until the GPU is idle; a 7B step is ~20-30 ms, so a few dozen of them per step e
 counter intercepts exactly these calls with a TorchFunctionMode, so CPU-only CI counts what a GPU would pay
 (copies by `.to(device)` and `torch.from_numpy` are not seen; the loop uses neither on host data).
 
-    python -m evaluation.host_syncs [--target gemma-3-270m] [--max-new-tokens 48] [--per-language 1]
+    python -m evaluation.host_syncs [--target gemma-3-270m] [--max-new-tokens 48] [--per-language 1] [--limit N]
 
 prints syncs per target forward for every method, greedy and sampling, with untrained heads (the tree shapes,
 not the heads' quality, decide the count). Budget: SYNC_BUDGET per forward, plus one per draft level for
@@ -102,15 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--per-language", type=int, default=1, help="prompts per language")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    parser.add_argument("--methods", nargs="+", default=sorted(METHODS), choices=sorted(METHODS))
     args = parser.parse_args(argv)
 
     model, tokenizer = load_model(args.target, dtype=args.dtype, device=args.device)
     target = Target(model)
-    prompts = [tokenizer(p).input_ids for _, p in sample_prompts(args.per_language)]
+    prompts = [tokenizer(p).input_ids for _, p in sample_prompts(args.per_language)][: args.limit]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         options = {**untrained_heads(model, folder), "sd": {"drafter": args.target}}  # sd: the target drafts itself
-        for method in sorted(METHODS):
+        for method in args.methods:
             row: dict[str, Any] = {"method": method}
             for label, accept in (("greedy", AcceptConfig()), ("sampling", AcceptConfig(temperature=0.7))):
                 generator = torch.Generator(target.device).manual_seed(0)

@@ -102,7 +102,7 @@ class Runner:
             model = int8_dynamic(model)
         self.target = Target(model)
         self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p, typical=args.typical)
-        self.generator = torch.Generator(self.target.device)
+        self.generator = torch.Generator(self.target.output_device)
         self.drafter = build_drafter(args.method, self.target, options, tokenizer=self.tokenizer,
                                      accept=self.accept, generator=self.generator)
         self.eos = eos_ids(model, self.tokenizer)

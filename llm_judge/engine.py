@@ -38,7 +38,7 @@ class Engine:
         self.format = resolve_format(PromptFormat(chat_template), self.tokenizer, model)
         self.eos = eos_ids(hf_model, self.tokenizer)
         self.context_length = int(getattr(hf_model.config, "max_position_embeddings", 0) or 0) or None
-        self.generator = torch.Generator(self.target.device)
+        self.generator = torch.Generator(self.target.output_device)
         self._drafters: dict[AcceptConfig, Any] = {}
         self._lock = threading.Lock()
         self.drafter_for(AcceptConfig())  # a bad method, option or drafter fails at start-up, not per request

@@ -237,3 +237,41 @@ def test_chat_targets_without_a_template_get_fastchats():
     with pytest.raises(ValueError, match="reads as a chat model"):  # no silent plain text for a chat model
         resolve_format(PromptFormat("auto"), tokenizer, "acme/unknown-7b-instruct")
     assert resolve_format(PromptFormat("plain"), tokenizer, "acme/unknown-7b-instruct").template == "plain"
+
+
+def test_openai_backend_sends_chat_messages_for_chat_targets():
+    """Self-distillation through a server: a chat target gets the prompt as a user message (its template applied
+    by the server), a base target the raw completion prompt."""
+    from types import SimpleNamespace
+
+    from data_generation.openai_backend import OpenAIBackend
+
+    calls = []
+
+    def answer(kind, text):
+        def create(**kwargs):
+            calls.append((kind, kwargs))
+            choice = SimpleNamespace(text=text, message=SimpleNamespace(content=text))
+            return SimpleNamespace(choices=[choice], usage=SimpleNamespace(completion_tokens=2))
+        return create
+
+    for chat in (True, False):
+        backend = OpenAIBackend("http://localhost:1/v1", "lmsys/vicuna-7b-v1.3", 16, ("\n",), chat=chat)
+        backend.client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(create=answer("chat", "Hi"))),
+                                         completions=SimpleNamespace(create=answer("completions", "Hi")))
+        assert backend.complete(["Translate: Hallo"], 0.0, 0) == [("Hi", 2)]
+    (kind1, chat_args), (kind2, text_args) = calls
+    assert kind1 == "chat" and chat_args["messages"] == [{"role": "user", "content": "Translate: Hallo"}]
+    assert kind2 == "completions" and text_args["prompt"] == "Translate: Hallo" and text_args["stop"] == ["\n"]
+
+
+def test_the_prepared_gpu_check_runs_and_reports_every_column(tmp_path, capsys):
+    """scripts/gpu_check.sh's program on the CPU with a tiny checkpoint: the table it prints where a GPU is."""
+    from evaluation import gpu_check
+
+    folder = save_tiny_checkpoint(tmp_path / "tiny")
+    rows = gpu_check.main(["--target", folder, "--max-new-tokens", "6", "--methods", "ar", "pld", "sd", "eagle2", "medusa"])
+    out = capsys.readouterr().out
+    assert "## GPU check" in out and "syncs_per_forward" in out and "overhead_share" in out
+    assert [r["method"] for r in rows] == ["ar", "pld", "sd", "eagle2", "medusa"]
+    assert all(r["lossless"] == "yes" and r["syncs_per_forward"] <= SYNC_BUDGET and r["mat"] >= 1 for r in rows)

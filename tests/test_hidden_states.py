@@ -157,3 +157,35 @@ def test_bad_input_gives_clear_errors(setup, tmp_path):
     with pytest.raises(ValueError, match="do not fit"):
         hidden_states.cast_checked(torch.tensor([70000.0]), torch.float16, "hidden_prenorm")
     assert hidden_states.parse_layers(["-1", "prenorm", "2", "0"], 2) == [2, "prenorm", 0]
+
+
+def test_ranks_split_the_shards_and_equal_one_process(setup, dumped):
+    """Two ranks writing one folder (as torchrun would start them) produce the one-process dump: same shards,
+    same tensors, and an index that lists every shard once both are done."""
+    from safetensors.torch import load_file
+
+    out = setup[0] / "two_ranks"
+    first = run(setup, out, "--layers", "0", "1", "2", "prenorm", "--rank", "0", "--world-size", "2")
+    assert [s["done"] for s in first["shards"]] == [True, False, True]  # rank 0 wrote shards 0 and 2
+    second = run(setup, out, "--layers", "0", "1", "2", "prenorm", "--rank", "1", "--world-size", "2")
+    assert second["complete"] and all(s["done"] for s in second["shards"])
+    for shard in sorted(dumped.glob("shard_*.safetensors")):
+        mine, theirs = load_file(str(out / shard.name)), load_file(str(shard))
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    with pytest.raises(ValueError, match="--rank"):
+        run(setup, setup[0] / "bad", "--rank", "2", "--world-size", "2")
+
+
+def test_head_training_loads_only_the_embedding_and_lm_head(setup):
+    """load_frozen_parts: the target's embedding (with its scaling) and LM head equal the full model's, and every
+    other weight stays on the meta device (never read from disk)."""
+    from model.common.zoo import load_frozen_parts
+
+    _, folder, _, model, _ = setup
+    parts, tokenizer = load_frozen_parts(folder, dtype="float32")
+    ids = torch.tensor([[1, 5, 70, 200]])
+    assert torch.equal(parts.get_input_embeddings()(ids), model.get_input_embeddings()(ids))
+    assert torch.equal(parts.get_output_embeddings().weight, model.get_output_embeddings().weight)
+    real = {n for n, p in parts.named_parameters() if not p.is_meta}
+    assert real and real <= {"model.embed_tokens.weight", "lm_head.weight"}
+    assert tokenizer.eos_token_id == setup[4].eos_token_id

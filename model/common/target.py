@@ -38,6 +38,14 @@ class Target:
         return self.model.device
 
     @property
+    def output_device(self) -> torch.device:
+        """Where logits come out (the LM head's device: the last of several under a device map); sampling
+        generators live here."""
+        head = self.model.get_output_embeddings()
+        weight = getattr(head, "weight", None)
+        return weight.device if isinstance(weight, torch.Tensor) else self.device
+
+    @property
     def input_device(self) -> torch.device:
         """Where input ids go: the embedding's device (the first of several under a device map)."""
         return self.model.get_input_embeddings().weight.device

@@ -96,7 +96,8 @@ class DraftModelDrafter:
                 tokens.append(logits.argmax().view(1))
             else:
                 q = warp(logits, self.accept)
-                tokens.append(torch.multinomial(q, 1, generator=self.generator))
+                on = q if self.generator is None else q.to(self.generator.device)  # the target's output device
+                tokens.append(torch.multinomial(on, 1, generator=self.generator))
                 probs.append(q)
             if i + 1 < self.gamma:
                 logits = self._next_logits(tokens[-1].to(self.device))
