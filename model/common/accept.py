@@ -161,35 +161,41 @@ class DeviceWalk:
 
 def accept_on_device(
     ids: torch.Tensor,
-    parents: torch.Tensor,
-    seen: torch.Tensor,
+    parents: torch.Tensor | None,
+    seen: torch.Tensor | None,
     logits: torch.Tensor,
     probs: list[torch.Tensor | None] | None,
     cfg: AcceptConfig,
     generator: torch.Generator | None,
 ) -> DeviceWalk:
-    """ids (N+1,) pending token + draft tokens, parents (N,), seen (N+1, N+1) ancestor matrix, logits (N+1, V):
-    the accept rule without a host sync. `probs` (one draft distribution per node, None for a point mass) only
+    """ids (N+1,) pending token + draft tokens, parents (N,), seen (N+1, N+1) ancestor matrix (both None for a
+    chain), logits (N+1, V): the accept rule without a host sync. `probs` (one draft distribution per node, None for a point mass) only
     for chains; trees whose nodes carry draft distributions take `speculative_walk`."""
-    tokens, parent_row = ids[1:], parents + 1  # node i's token, and the logits row that scores it
+    tokens = ids[1:]
     n_nodes = tokens.shape[0]
     device = logits.device
-    earlier_sibling = (parents[:, None] == parents[None, :]) & torch.ones(
-        n_nodes, n_nodes, dtype=torch.bool, device=device).tril(-1)  # (N, N): j < i, same parent
+    if seen is None:  # a chain: node i is scored by row i and has no siblings
+        parent_row = torch.arange(n_nodes, device=device)
+        earlier_sibling = None
+    else:
+        parent_row = parents + 1  # the logits row that scores each node
+        earlier_sibling = (parents[:, None] == parents[None, :]) & torch.ones(
+            n_nodes, n_nodes, dtype=torch.bool, device=device).tril(-1)  # (N, N): j < i, same parent
     bad_draft = torch.zeros((), dtype=torch.bool, device=device)
     if probs is not None and all(q is None for q in probs):
         probs = None  # every node a point mass
     if cfg.greedy or (probs is None and not cfg.typical):
         choice = logits.argmax(dim=-1) if cfg.greedy else torch.multinomial(warp(logits, cfg), 1, generator=generator)[:, 0]
-        duplicate = (earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)  # only the first can be taken
-        good = (tokens == choice[parent_row]) & ~duplicate
+        good = tokens == choice[parent_row]
+        if earlier_sibling is not None:  # of siblings carrying one token, only the first can be taken
+            good &= ~(earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)
         bonus_rows = choice
     elif cfg.typical:
         p = warp(logits, cfg)
         entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(dim=-1)  # (N+1,)
         threshold = torch.clamp(cfg.typical_delta * torch.exp(-entropy), max=cfg.typical_epsilon)
         passes = p[parent_row, tokens] > threshold[parent_row]
-        good = passes & ~(earlier_sibling & passes[None, :]).any(dim=1)  # the first passing child
+        good = passes if earlier_sibling is None else passes & ~(earlier_sibling & passes[None, :]).any(dim=1)  # the first passing child
         bonus_rows = p.argmax(dim=-1)
     else:  # a chain with draft distributions: accept x_i with probability min(1, p(x_i) / q(x_i))
         p = warp(logits, cfg)
@@ -199,10 +205,10 @@ def accept_on_device(
         bad_draft = (q_x <= 0).any()
         good = torch.rand(n_nodes, generator=generator, device=device) * q_x < p_x
         bonus_rows = None
-    if n_nodes == 0:
-        row = torch.zeros((), dtype=torch.long, device=device)
-        n = row
-        order = tokens
+    if seen is None:  # a chain (parents -1, 0, 1, ...): the accepted prefix runs to the first bad node
+        n = good.long().cumprod(dim=0).sum() if n_nodes else torch.zeros((), dtype=torch.long, device=device)
+        row = n  # the logits row after the last accepted node
+        order = torch.arange(n_nodes, device=device)
     else:
         nodes = seen[1:, 1:]  # (N, N): node i's ancestors among the nodes, itself included
         reachable = ~(nodes & ~good[None, :]).any(dim=1)  # every node on the path to i is good

@@ -105,21 +105,15 @@ class Target:
         state.stats.record(1, 0)
         return state
 
-    def _draft_tensors(self, state: DecodeState, draft: Draft) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids (N+1,) [pending token] + draft tokens, parents (N,) and the ancestor matrix (N+1, N+1), on the
-        device from ONE host-to-device copy; depths and masks are derived there."""
+    def _draft_tensors(self, state: DecodeState, draft: Draft) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """ids (N+1,) [pending token] + draft tokens, and for a tree its parents (N,) and ancestor matrix
+        (N+1, N+1), on the device from ONE host-to-device copy; depths and masks are derived there."""
+        if draft.is_chain():
+            return torch.tensor([state.tokens[-1], *draft.tokens], device=self.input_device), None, None
         n = len(draft)
-        chain = draft.is_chain()
-        payload = [state.tokens[-1], *draft.tokens] if chain else [state.tokens[-1], *draft.tokens, *draft.parents]
-        sent = torch.tensor(payload, device=self.input_device)
-        ids = sent[: n + 1]
-        if chain:
-            parents = torch.arange(-1, n - 1, device=self.input_device)
-            seen = torch.ones(n + 1, n + 1, dtype=torch.bool, device=self.input_device).tril()
-        else:
-            parents = sent[n + 1 :]
-            seen = ancestors(parents, max(draft.depths()))
-        return ids, parents, seen
+        sent = torch.tensor([state.tokens[-1], *draft.tokens, *draft.parents], device=self.input_device)
+        parents = sent[n + 1 :]
+        return sent[: n + 1], parents, ancestors(parents, max(draft.depths()))
 
     @torch.inference_mode()
     def forward_draft(
@@ -127,19 +121,19 @@ class Target:
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Logits (N+1, V) and taps for [pending token] + draft nodes; appends all N+1 to the cache."""
         ids, _, seen = self._draft_tensors(state, draft)
-        return self._forward_block(state, draft, ids, seen, hidden_layers)
+        return self._forward_block(state, ids, seen, hidden_layers)
 
-    def _forward_block(self, state: DecodeState, draft: Draft, ids: torch.Tensor, seen: torch.Tensor,
+    def _forward_block(self, state: DecodeState, ids: torch.Tensor, seen: torch.Tensor | None,
                        hidden_layers: tuple[int, ...]) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         prefix_len = state.cached_len
+        if seen is None:  # a chain: causal (and windowed) masks built by the model itself are exact
+            positions = torch.arange(prefix_len, prefix_len + ids.shape[0], device=ids.device)
+            return self._forward(state.cache, ids, positions, None, hidden_layers)
+        if self.attn_implementation in MASKLESS_ATTENTION:
+            raise ValueError(f"tree drafts need 4-D attention masks, which {self.attn_implementation} cannot read: "
+                             f"load the target with --attn-implementation sdpa (or eager), or use a chain method")
         positions = prefix_len + seen.sum(dim=1) - 1  # each node's depth below the cached prefix
-        mask = None  # causal (and windowed) masks built by the model itself are exact for a chain
-        if not draft.is_chain():
-            if self.attn_implementation in MASKLESS_ATTENTION:
-                raise ValueError(f"tree drafts need 4-D attention masks, which {self.attn_implementation} cannot read: "
-                                 f"load the target with --attn-implementation sdpa (or eager), or use a chain method")
-            mask = self._tree_mask(prefix_len, positions, seen)
-        return self._forward(state.cache, ids, positions, mask, hidden_layers)
+        return self._forward(state.cache, ids, positions, self._tree_mask(prefix_len, positions, seen), hidden_layers)
 
     @torch.inference_mode()
     def verify(
@@ -157,12 +151,12 @@ class Target:
         every node when asked) come back in one read."""
         prefix_len = state.cached_len
         ids, parents, seen = self._draft_tensors(state, draft)
-        logits, hidden = self._forward_block(state, draft, ids, seen, hidden_layers)
+        logits, hidden = self._forward_block(state, ids, seen, hidden_layers)
         sampled_nodes = draft.probs is not None and any(q is not None for q in draft.probs)
         if sampled_nodes and not draft.is_chain() and not accept.greedy:
             return self._verify_sampled_tree(state, draft, accept, logits, hidden, generator, node_argmax)
-        walk = accept_on_device(ids.to(logits.device), parents.to(logits.device), seen.to(logits.device), logits,
-                                draft.probs, accept, generator)
+        on_logits = [None if t is None else t.to(logits.device) for t in (ids, parents, seen)]
+        walk = accept_on_device(*on_logits, logits, draft.probs, accept, generator)
         depth = len(draft) if draft.is_chain() else max(draft.depths(), default=0)
         argmax = [logits.argmax(dim=-1)] if node_argmax else []
         read = torch.cat([walk.n.view(1), walk.bonus.view(1), walk.bad_draft.long().view(1), walk.order[:depth], *argmax]).tolist()

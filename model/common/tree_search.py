@@ -82,15 +82,21 @@ class StaticTree:
         self._index: dict[tuple[torch.device, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def _plan(self, depth: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """For the children at `depth`: frontier indices within the level above, their rows and ranks; cached."""
-        key = (device, depth)
-        if key not in self._index:
-            above = self.levels[depth - 2] if depth > 1 else [()]
-            frontier = [i for i, node in enumerate(above) if node in self.kids]
-            rows = [j for j, i in enumerate(frontier) for _ in self.kids[above[i]]]
-            ranks = [r for i in frontier for r in self.kids[above[i]]]
-            self._index[key] = tuple(torch.tensor(x, dtype=torch.long, device=device) for x in (frontier, rows, ranks))
-        return self._index[key]
+        """For the children at `depth`: frontier indices within the level above, their rows and ranks. Built for
+        every depth at once and sent to the device in one copy, the first time a device asks."""
+        if (device, depth) not in self._index:
+            lists, sizes = [], []
+            for d in range(1, len(self.levels) + 1):
+                above = self.levels[d - 2] if d > 1 else [()]
+                frontier = [i for i, node in enumerate(above) if node in self.kids]
+                rows = [j for j, i in enumerate(frontier) for _ in self.kids[above[i]]]
+                ranks = [r for i in frontier for r in self.kids[above[i]]]
+                lists += [frontier, rows, ranks]
+                sizes += [len(frontier), len(rows), len(ranks)]
+            parts = torch.tensor([x for part in lists for x in part], dtype=torch.long, device=device).split(sizes)
+            for d in range(1, len(self.levels) + 1):
+                self._index[(device, d)] = tuple(parts[3 * (d - 1): 3 * d])
+        return self._index[(device, depth)]
 
     def root(self, logp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, rows, ranks = self._plan(1, logp.device)
