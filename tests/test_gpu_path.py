@@ -280,3 +280,18 @@ def test_the_prepared_gpu_check_runs_and_reports_every_column(tmp_path, capsys):
     assert "## GPU check" in out and "syncs_per_forward" in out and "overhead_share" in out
     assert [r["method"] for r in rows] == ["ar", "pld", "sd", "eagle2", "medusa"]
     assert all(r["lossless"] == "yes" and r["syncs_per_forward"] <= SYNC_BUDGET and r["mat"] >= 1 for r in rows)
+
+
+def test_gpu_recipes_shape_the_eagle_layer_like_a_target_layer():
+    """like_target: EAGLE's draft layer takes one target decoder layer's heads, widths, norm and (a single, scaled)
+    rope, as EAGLE's recipes for 7B+ targets do."""
+    from model.eagle.net import new_net, target_layer_shape
+
+    model = tiny_llama()
+    model.config.rope_parameters = {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                                    "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+    shape = new_net(model, **target_layer_shape(model)).shape
+    config = model.config
+    assert (shape.heads, shape.kv_heads, shape.intermediate_size) == (
+        config.num_attention_heads, config.num_key_value_heads, config.intermediate_size)
+    assert shape.rope_theta == 500000.0 and shape.rope_scaling["rope_type"] == "llama3"

@@ -94,9 +94,18 @@ class EagleNet(FrozenTarget):
 def target_layer_shape(target_model) -> dict:
     """The EagleShape fields of one decoder layer of `target_model` (EAGLE's recipe for 7B+ targets)."""
     config = target_model.config.get_text_config()
-    return dict(heads=config.num_attention_heads, kv_heads=getattr(config, "num_key_value_heads", None) or config.num_attention_heads,
-                intermediate_size=config.intermediate_size, head_dim=getattr(config, "head_dim", None),
-                rms_norm_eps=getattr(config, "rms_norm_eps", 1e-6), rope_scaling=getattr(config, "rope_scaling", None))
+    shape = dict(heads=config.num_attention_heads, kv_heads=getattr(config, "num_key_value_heads", None) or config.num_attention_heads,
+                 intermediate_size=config.intermediate_size, head_dim=getattr(config, "head_dim", None),
+                 rms_norm_eps=getattr(config, "rms_norm_eps", 1e-6))
+    # one rope for every layer (Llama 3's scaled rope, Qwen's theta) carries over; per-layer-type ropes (Gemma 3's
+    # sliding and full layers) do not fit a single draft layer, which keeps its own default
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None)
+    if isinstance(rope, dict) and "rope_type" in rope:
+        if rope.get("rope_theta"):
+            shape["rope_theta"] = float(rope["rope_theta"])
+        if rope["rope_type"] != "default":
+            shape["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
+    return shape
 
 
 def new_net(target_model, vocab: DraftVocab | None = None, shape_cls: type = EagleShape, net_cls: type = EagleNet,
