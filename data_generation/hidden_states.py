@@ -195,9 +195,11 @@ def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int 
     lengths = torch.tensor([len(ids_) for ids_, _ in rows])
     offsets = torch.cat([torch.zeros(1, dtype=torch.int64), lengths.cumsum(0)])
     total = int(offsets[-1])
-    specs = {"input_ids": (torch.int64, (total,)), "loss_mask": (torch.uint8, (total,)),
-             "target_argmax": (torch.int64, (total,)), "offsets": (torch.int64, (len(rows) + 1,)),
-             **{hidden_key(layer): (save_dtype, (total, hidden_size)) for layer in layers}}
+    # widest elements first, as safetensors' own writer orders them, so every tensor starts aligned to its size
+    specs = {"input_ids": (torch.int64, (total,)), "target_argmax": (torch.int64, (total,)),
+             "offsets": (torch.int64, (len(rows) + 1,)),
+             **{hidden_key(layer): (save_dtype, (total, hidden_size)) for layer in layers},
+             "loss_mask": (torch.uint8, (total,))}
     shard = StreamedShard(path, specs, {"ids": json.dumps(ids)})
     try:
         shard.write("input_ids", 0, torch.tensor([t for ids_, _ in rows for t in ids_], dtype=torch.int64))
@@ -218,7 +220,7 @@ def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int 
 
 
 def write_atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per process: ranks never share a temporary file
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)  # a reader never sees half an index
 
@@ -256,6 +258,16 @@ def check_existing(out: Path, settings: dict[str, Any], plan: list[list[str]]) -
 def finished(out: Path, plan: list[list[str]]) -> set[int]:
     """Shards on disk under their final name (written by this process or by another rank)."""
     return {s for s in range(len(plan)) if (out / shard_name(s)).exists()}
+
+
+def update_index(out: Path, settings: dict[str, Any], config, plan: list[list[str]], tokens: list[int]) -> None:
+    """Rewrite the index from what is on disk, under a lock: every rank renames its shard before taking the lock,
+    so the last rank to write the index has seen every shard (and marks the dump complete)."""
+    import fcntl
+
+    with open(out / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, finished(out, plan)))
 
 
 def build_index(settings: dict[str, Any], config, plan: list[list[str]], tokens: list[int], done: set[int]) -> dict[str, Any]:
@@ -315,7 +327,7 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     done = check_existing(out, settings, plan)
     # --rank r of --world-size w writes shards r, r + w, ...: one process per GPU, each with its own share
     todo = [s for s in range(len(plan)) if s not in done and s % args.world_size == args.rank]
-    write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, finished(out, plan)))
+    update_index(out, settings, config, plan, tokens)
     print(f"[multispec] {len(plan)} shards planned in {out}: {len(done)} done, {len(todo)} to write here"
           f"{f' (rank {args.rank} of {args.world_size})' if args.world_size > 1 else ''}", flush=True)
     if todo:
@@ -333,8 +345,7 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
             dump_shard(model, rows[lo: lo + len(plan[s])], settings["layers"], args.batch_size, pad_id, save_dtype,
                        config.hidden_size, tmp, plan[s], bar)
             os.replace(tmp, out / shard_name(s))  # atomic: a crash never leaves a half shard under the final name
-            # the index lists what is on disk, so ranks writing the same folder never drop each other's shards
-            write_atomic_json(out / INDEX_NAME, build_index(settings, config, plan, tokens, finished(out, plan)))
+            update_index(out, settings, config, plan, tokens)  # lists what is on disk: other ranks' shards too
         bar.close()
         seconds = time.perf_counter() - start
         print(f"[multispec] {sum(tokens[s] for s in todo)} tokens in {seconds:.1f} s "

@@ -185,7 +185,10 @@ def test_load_model_passes_device_map_and_attention_backend(tmp_path, monkeypatc
 
     def spy(*args, **kwargs):
         seen.append(kwargs)
-        return real(*args, **{**kwargs, "device_map": None})  # load for real, on the CPU
+        model = real(*args, **{**kwargs, "device_map": None})  # load for real, on the CPU
+        if kwargs["device_map"] == "balanced":  # as accelerate reports a model too big for the GPUs
+            model.hf_device_map = {"model.layers.0": 0, "model.layers.1": "cpu", "lm_head": "disk"}
+        return model
 
     monkeypatch.setattr(zoo.AutoModelForCausalLM, "from_pretrained", spy)
     zoo.load_model(folder, dtype="float32", device="cpu")
@@ -194,6 +197,8 @@ def test_load_model_passes_device_map_and_attention_backend(tmp_path, monkeypatc
     assert seen[1]["device_map"] == "auto" and seen[1]["attn_implementation"] == "eager"
     with pytest.raises(ValueError, match="not both"):
         zoo.load_model(folder, device="cpu", device_map="auto")
+    with pytest.raises(ValueError, match="offloads part"):  # offloaded weights are refused, not decoded slowly
+        zoo.load_model(folder, dtype="float32", device_map="balanced")
 
 
 @pytest.mark.parametrize("capability, model_type, expected", [

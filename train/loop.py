@@ -42,7 +42,7 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
     step = 0
     if resume and (out / STATE_DIR).exists():
         saved = json.loads((out / STATE_DIR / "config.json").read_text())
-        if saved != dataclasses.asdict(cfg):  # e.g. another schedule length would silently change the lr curve
+        if same_run(saved) != same_run(dataclasses.asdict(cfg)):  # e.g. another schedule length changes the lr curve
             raise ValueError(f"{out / STATE_DIR} was saved with another configuration ({saved}); "
                              f"resume with the same settings or pick a new output_dir")
         acc.load_state(str(out / STATE_DIR))
@@ -86,6 +86,11 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
         task.save(acc.unwrap_model(model), out / "final")
     acc.wait_for_everyone()
     return log
+
+
+def same_run(settings: dict) -> dict:
+    """The settings a resumed run must share with its checkpoint: all but how batches are read."""
+    return {k: v for k, v in settings.items() if k != "num_workers"}
 
 
 def save_state(acc: Accelerator, cfg: TrainConfig, out: Path, step: int) -> None:

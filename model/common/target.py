@@ -153,7 +153,7 @@ class Target:
         ids, parents, seen = self._draft_tensors(state, draft)
         logits, hidden = self._forward_block(state, ids, seen, hidden_layers)
         sampled_nodes = draft.probs is not None and any(q is not None for q in draft.probs)
-        if sampled_nodes and not draft.is_chain() and not accept.greedy:
+        if sampled_nodes and not draft.is_chain() and not accept.greedy and not accept.typical:
             return self._verify_sampled_tree(state, draft, accept, logits, hidden, generator, node_argmax)
         on_logits = [None if t is None else t.to(logits.device) for t in (ids, parents, seen)]
         walk = accept_on_device(*on_logits, logits, draft.probs, accept, generator)

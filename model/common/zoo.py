@@ -153,6 +153,10 @@ def load_model(
         extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
         model = AutoModelForCausalLM.from_pretrained(where, config=config, dtype=torch_dtype,
                                                      device_map=device_map or {"": str(dev)}, **extra)
+        offloaded = sorted({str(d) for d in (getattr(model, "hf_device_map", None) or {}).values()} & {"cpu", "disk"})
+        if device_map and offloaded:  # offloaded weights stay on meta between forwards: the loop needs them resident
+            raise ValueError(f"--device-map {device_map} offloads part of {name} to {', '.join(offloaded)}: the GPUs "
+                             f"cannot hold it; use more GPUs or a smaller target (offloaded decoding is not supported)")
         tokenizer = AutoTokenizer.from_pretrained(where)
     except OSError as err:
         raise ModelNotFound(f"could not load model {name!r} from {where}: {err}") from err
@@ -195,9 +199,11 @@ def load_frozen_parts(name: str, dtype: str = "bfloat16") -> tuple[PreTrainedMod
     embed_weight = read(embed.weight)
     if embed_weight is None:
         return load_model(name, dtype=dtype, device="cpu")  # another naming (e.g. a multimodal wrapper): load whole
-    head_weight = embed_weight if head.weight is embed.weight else read(head.weight)
-    embed.weight = embed_weight
-    head.weight = head_weight if head_weight is not None else embed_weight  # tied in the file: one table
+    tied = head.weight is embed.weight or getattr(config.get_text_config(), "tie_word_embeddings", False)
+    head_weight = embed_weight if tied else read(head.weight)
+    if head_weight is None:  # an untied head stored under another name: never guess, load the model whole
+        return load_model(name, dtype=dtype, device="cpu")
+    embed.weight, head.weight = embed_weight, head_weight
     return model.eval(), AutoTokenizer.from_pretrained(str(where))
 
 
