@@ -91,15 +91,20 @@ def spy_on_select(policy) -> dict:
     return seen
 
 
-def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
+def propose_once(policy, seed: int | None = None):
+    """One EAGLE draft from an untrained net on a tiny Llama, with the pool the policy chose from recorded."""
     target = Target(tiny_llama())
-    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
-    policy = DynamicTree(depth=4, top_k=5, total_tokens=17)
-    drafter = EagleDrafter(net, policy)
+    if seed is not None:
+        torch.manual_seed(seed)
+    drafter = EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=96), policy)
     state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
     drafter.reset(state)
     seen = spy_on_select(policy)
-    draft = drafter.propose(state)
+    return drafter, state, drafter.propose(state), seen
+
+
+def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
+    drafter, state, draft, seen = propose_once(DynamicTree(depth=4, top_k=5, total_tokens=17))
     scores, parents, chosen = seen["scores"], seen["parents"], seen["chosen"]
     assert len(draft) == 17 and len(scores) == 5 + 4 * 25
     assert chosen == sorted(chosen) and all(p < i for i, p in enumerate(draft.parents))
@@ -114,15 +119,8 @@ def test_dynamic_tree_keeps_the_most_probable_nodes_in_parent_order(tmp_path):
 def test_dynamic_tree_frontier_is_the_top_k_of_each_level():
     """Every expanded node is among the top_k of its level by path log-probability (ties: earlier first),
     and children's scores add their own log-probability to their parent's."""
-    target = Target(tiny_llama())
-    torch.manual_seed(0)
-    net = new_net(target.model, heads=2, kv_heads=2, intermediate_size=96)
     policy = DynamicTree(depth=3, top_k=3, total_tokens=20)
-    drafter = EagleDrafter(net, policy)
-    state = target.prefill([1, 4, 8, 15], AcceptConfig(), drafter.hidden_layers)
-    drafter.reset(state)
-    seen = spy_on_select(policy)
-    drafter.propose(state)
+    drafter, _, _, seen = propose_once(policy, seed=0)
     scores, parents, depths = seen["scores"], seen["parents"], seen["depths"]
     for d in range(1, max(depths)):
         level = [i for i in range(len(scores)) if depths[i] == d]
