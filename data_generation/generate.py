@@ -17,8 +17,9 @@ import time
 from tqdm import tqdm
 
 from data_generation.prompts import read_prompts
+from data_processing.errors import non_negative_float, positive_int, run_command
 from data_processing.questions import stop_argument
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import JsonlStore, OutputFileError
 
 
 def row_id(prompt_id: str, temperature: float) -> str:
@@ -38,8 +39,6 @@ def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):
     if args.backend == "openai":
         from data_generation.openai_backend import OpenAIBackend
 
-        if not args.base_url or not args.model:
-            raise SystemExit("--backend openai needs --base-url and --model")
         from evaluation.prompting import fastchat_template_for, looks_like_chat_model
 
         chat = {"chat": True, "completions": False}.get(args.api)
@@ -60,8 +59,22 @@ def pending(store: JsonlStore, prompts: list[tuple[str, str]], temperatures: lis
     return [(t, pid, p) for t in temperatures for pid, p in prompts if row_id(pid, t) not in done]
 
 
+def settings(args: argparse.Namespace) -> dict:
+    """What decides an answer's text, recorded in every row: a rerun resumes only rows made the same way."""
+    source = {"backend": "openai", "model": args.model, "api": args.api} if args.backend == "openai" else \
+        {"backend": "local", "target": args.target, "dtype": args.dtype}
+    return {**source, "max_new_tokens": args.max_new_tokens, "stop": list(args.stop or ()), "seed": args.seed}
+
+
+def check_settings(store: JsonlStore, current: dict) -> None:
+    for number, row in enumerate(store.rows, start=1):
+        if row.get("config") != current:
+            raise OutputFileError(f"{store.path}:{number}: row {row.get('id')!r} was made with other settings "
+                                  f"({row.get('config')}, now {current}); pass a new --out to keep both")
+
+
 def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], store: JsonlStore,
-            chunk_size: int, seed: int, stops: tuple[str, ...]) -> None:
+            chunk_size: int, seed: int, stops: tuple[str, ...], config: dict | None = None) -> None:
     todo = pending(store, prompts, temperatures)
     print(f"[multispec] {len(store.rows)} rows already in {store.path}, {len(todo)} to generate", flush=True)
     tokens, start = 0, time.perf_counter()
@@ -76,7 +89,8 @@ def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], 
             for (_, pid, prompt), (text, n) in zip(items, answers):
                 store.append({"id": row_id(pid, temperature), "source_id": pid, "temperature": temperature,
                               "conversations": [{"from": "human", "value": prompt},
-                                                {"from": "gpt", "value": cut_at_stop(text, stops)}]})
+                                                {"from": "gpt", "value": cut_at_stop(text, stops)}],
+                              "config": config})
                 tokens += n
         bar.update(len(chunk))
         bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
@@ -89,16 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True)
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
-    parser.add_argument("--limit", type=int, default=None, help="first N prompts")
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--temperatures", type=non_negative_float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N prompts")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=48)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work)")
-    parser.add_argument("--batch-size", type=int, default=32, help="local backend: prompts per generate call")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="local backend: prompts per generate call")
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default=None, help="model name on the server")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=positive_int, default=16)
     parser.add_argument("--api", choices=["auto", "chat", "completions"], default="auto",
                         help="openai backend: chat messages for chat targets, raw completions for base ones "
                              "(auto: from --model's name)")
@@ -108,16 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.backend == "openai" and not (args.base_url and args.model):
+        build_parser().error("--backend openai needs --base-url and --model")
     stops = tuple(args.stop or ())
     print(f"[multispec] stop strings: {list(stops)}", flush=True)
     prompts = read_prompts(args.prompts)[: args.limit]
     chunk = args.batch_size if args.backend == "local" else 4 * args.concurrency
+    config = settings(args)
     with JsonlStore(args.out) as store:
+        check_settings(store, config)
         if not pending(store, prompts, args.temperatures):  # done: do not load the model for nothing
             print(f"[multispec] all {len(prompts) * len(args.temperatures)} answers already in {store.path}")
             return
-        distill(make_backend(args, stops), prompts, args.temperatures, store, chunk, args.seed, stops)
+        distill(make_backend(args, stops), prompts, args.temperatures, store, chunk, args.seed, stops, config)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -35,8 +35,9 @@ import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
+from data_processing.errors import InputError, run_command
 from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import lock_exclusively, read_rows
 from model.common.device import DTYPES, pick_device, pick_dtype
 from model.eagle.net3 import default_feature_layers
 
@@ -45,7 +46,7 @@ EAGLE3 = "eagle3"  # --layers shorthand for EAGLE-3's taps of the target at hand
 ARGMAX_CHUNK = 256  # LM-head rows per matmul: 256 x 262k bf16 logits = 128 MiB, not the whole batch's GBs
 
 
-class DumpSettingsMismatch(ValueError):
+class DumpSettingsMismatch(InputError):
     """An output folder whose index was made with other settings: mixing would corrupt the dataset."""
 
 
@@ -63,9 +64,9 @@ def parse_layers(specs: list[str], num_layers: int) -> list[int | str]:
             try:
                 k = int(spec)
             except ValueError:
-                raise ValueError(f"--layers: {spec!r} is neither an integer nor {PRENORM!r} nor {EAGLE3!r}") from None
+                raise InputError(f"--layers: {spec!r} is neither an integer nor {PRENORM!r} nor {EAGLE3!r}") from None
             if not -(num_layers + 1) <= k <= num_layers:
-                raise ValueError(f"--layers: {k} out of range; the target has {num_layers} decoder layers, "
+                raise InputError(f"--layers: {k} out of range; the target has {num_layers} decoder layers, "
                                  f"so valid indices are 0..{num_layers} (or {PRENORM!r})")
             layer = k % (num_layers + 1)
         if layer not in layers:
@@ -88,7 +89,7 @@ def conversation_pair(row: dict[str, Any], number: int) -> tuple[str, str]:
     if (not isinstance(turns, list) or len(turns) != 2 or not all(isinstance(t, dict) for t in turns)
             or [t.get("from") for t in turns] != ["human", "gpt"]
             or not all(isinstance(t.get("value"), str) for t in turns)):
-        raise ValueError(f"data row {number} (id {row.get('id')!r}): expected conversations "
+        raise InputError(f"data row {number} (id {row.get('id')!r}): expected conversations "
                          "[{'from': 'human', 'value': str}, {'from': 'gpt', 'value': str}]")
     return turns[0]["value"], turns[1]["value"]
 
@@ -106,7 +107,7 @@ def cast_checked(x: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor
     """Cast for storage, refusing silent overflow (Gemma's pre-norm features reach 65,536 > float16's max)."""
     y = x.to(dtype)
     if not torch.isfinite(y).all():
-        raise ValueError(f"{name}: values up to {x.float().abs().max().item():.4g} do not fit {dtype}; "
+        raise InputError(f"{name}: values up to {x.float().abs().max().item():.4g} do not fit {dtype}; "
                          "use --save-dtype bfloat16 or float32")
     return y
 
@@ -289,22 +290,22 @@ def build_index(settings: dict[str, Any], config, plan: list[list[str]], tokens:
 
 def dump(args: argparse.Namespace) -> dict[str, Any]:
     """Write (or finish) the dump described by args; returns the final index."""
-    from model.common.zoo import load_model, load_tokenizer, resolve
+    from model.common.zoo import load_tokenizer, resolve
     from transformers import AutoConfig
 
     for name in ("batch_size", "max_length", "shard_size", "world_size"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.rank < args.world_size:
-        raise ValueError(f"--rank must be in 0..{args.world_size - 1}, got {args.rank}")
+        raise InputError(f"--rank must be in 0..{args.world_size - 1}, got {args.rank}")
     if args.save_dtype not in DTYPES:
-        raise ValueError(f"--save-dtype {args.save_dtype!r}: choose one of {sorted(DTYPES)}")
+        raise InputError(f"--save-dtype {args.save_dtype!r}: choose one of {sorted(DTYPES)}")
     data = Path(args.data)
     if not data.exists():
-        raise FileNotFoundError(f"--data {data} not found")
-    raw = JsonlStore(data).rows[: args.limit]
+        raise InputError(f"--data {data} not found")
+    raw = read_rows(data)[: args.limit]
     if not raw:
-        raise ValueError(f"--data {data} has no rows")
+        raise InputError(f"--data {data} has no rows")
     config = AutoConfig.from_pretrained(resolve(args.target)).get_text_config()  # layers resolve before the slow load
     settings = {"target": args.target, "data": str(data.resolve()), "max_length": args.max_length,
                 "shard_size": args.shard_size, "layers": parse_layers(args.layers, config.num_hidden_layers),
@@ -313,17 +314,26 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
 
     tokenizer = load_tokenizer(args.target)
     if tokenizer.eos_token_id is None:
-        raise ValueError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
+        raise InputError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
     rows = [tokenize_row(tokenizer, *conversation_pair(r, n), args.max_length, args.answer_prefix)
             for n, r in enumerate(raw, 1)]
     ids = [str(r.get("id", n)) for n, r in enumerate(raw, 1)]
     if len(set(ids)) != len(ids):
-        raise ValueError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
+        raise InputError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
     plan = [ids[i: i + args.shard_size] for i in range(0, len(ids), args.shard_size)]
     tokens = [sum(len(r[0]) for r in rows[i: i + args.shard_size]) for i in range(0, len(rows), args.shard_size)]
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / f".rank-{args.rank}.lock", "w") as writer:  # one writer per rank and folder at a time
+        lock_exclusively(writer, out / f"rank {args.rank}'s shards")
+        return write_shards(args, out, settings, config, rows, plan, tokens)
+
+
+def write_shards(args: argparse.Namespace, out: Path, settings: dict[str, Any], config, rows: list, plan: list[list[str]],
+                 tokens: list[int]) -> dict[str, Any]:
+    from model.common.zoo import load_model
+
     done = check_existing(out, settings, plan)
     # --rank r of --world-size w writes shards r, r + w, ...: one process per GPU, each with its own share
     todo = [s for s in range(len(plan)) if s not in done and s % args.world_size == args.rank]
@@ -376,4 +386,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

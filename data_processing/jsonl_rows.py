@@ -6,6 +6,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
+def decode_line(raw: bytes, path: Path, lineno: int, error: type[ValueError]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line); "
+                    "save the file as UTF-8") from None
+
+
 def checked_rows(
     path: Path,
     error: type[ValueError],
@@ -14,8 +22,9 @@ def checked_rows(
 ) -> Iterator[tuple[int, dict]]:
     """(1-based line number, row) for each non-blank line: parsed, passed `check`, its id not seen before."""
     seen: dict[Any, int] = {}  # row id -> line where it first appeared
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:  # bytes: a line that is not UTF-8 is reported with its number
+        for lineno, raw in enumerate(f, start=1):
+            line = decode_line(raw, path, lineno, error)
             if not line.strip():
                 continue  # a trailing newline or a blank line is not a row
             try:

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from data_processing.errors import InputError
 from data_processing.jsonl_rows import checked_rows
 
 
-class QuestionFileError(ValueError):
+class QuestionFileError(InputError):
     """A question file (or a row about to be written) breaks the format; the message says where and why."""
 
 

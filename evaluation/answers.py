@@ -9,12 +9,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from data_processing.errors import InputError
 from data_processing.jsonl_rows import checked_rows
 
 Row = dict[str, Any]
 
 
-class AnswerFileError(ValueError):
+class AnswerFileError(InputError):
     """An answer file is missing, unreadable or has a row that breaks the format."""
 
 

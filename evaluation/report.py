@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # files only; works without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from data_processing.errors import run_command
 from evaluation.tables import markdown_table
 from evaluation.speed import OVERALL, FileResult, SummaryRow, evaluate, group_runs, match_notes, summarize  # noqa: E402
 
@@ -160,4 +161,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 import uuid
 from typing import Any
@@ -19,15 +18,16 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from data_processing.errors import InputError, non_negative_float, positive_int, run_command
 from data_processing.questions import load_questions, stop_argument, stop_strings
 from evaluation.environment import environment
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import JsonlStore, OutputFileError
 from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.common.zoo import load_model, load_tokenizer
-from model.registry import METHODS, build_drafter, method_module
+from model.registry import METHODS, build_drafter, method_config, method_module
 
 WARMUP_RUNS = 3
 
@@ -59,8 +59,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     parser.add_argument("--target", default="gemma-3-270m", help="embedded name, local folder or hub id")
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=128)
+    parser.add_argument("--temperature", type=non_negative_float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--typical", action="store_true",
                         help="Medusa's typical acceptance when sampling (lossy: answers are marked so)")
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
                              "sdpa or eager")
     parser.add_argument("--quantize-target", action="store_true",
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
@@ -172,14 +172,19 @@ class AnswerRun:
 
     def __init__(self, argv: list[str] | None):
         self.args, self.options = parse_args(argv)
+        method_config(self.args.method, self.options)  # every setting that can be checked without the model, now
+        try:
+            AcceptConfig(temperature=self.args.temperature, top_p=self.args.top_p, typical=self.args.typical)
+        except ValueError as err:
+            raise InputError(str(err)) from None
         self.questions = load_questions(self.args.questions)[: self.args.limit]
         self.config = resolved_config(self.args, self.options)
         self.store = JsonlStore(self.args.out)
         for row in self.store.rows:
             if not same_config(row.get("config"), self.config):
                 self.store.close()
-                sys.exit(f"{self.args.out} holds answers made with another configuration ({row.get('config')}); "
-                         f"pass a new --out to keep both")
+                raise OutputFileError(f"{self.args.out} holds answers made with another configuration "
+                                      f"({row.get('config')}); pass a new --out to keep both")
         done = {row["question_id"] for row in self.store.rows}
         self.todo = [(i, q) for i, q in enumerate(self.questions) if q["question_id"] not in done]
         print(f"[multispec] {self.args.method}: {len(done)} of {len(self.questions)} questions already in "
@@ -227,4 +232,4 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

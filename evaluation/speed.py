@@ -20,12 +20,15 @@ import json
 import math
 import statistics
 import sys
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from evaluation.tables import markdown_table
-from evaluation.answers import Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label, tokens_per_second, wall_time
+from data_processing.errors import run_command
+from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
+                                tokens_per_second, wall_time)
 
 OVERALL = "overall"
 
@@ -57,6 +60,7 @@ class FileResult:
     unmatched: int  # questions of the method file without a baseline answer
     accept_lengths: list[int]  # every matched question's accept lengths, for histograms
     options: dict[str, Any] = field(default_factory=dict)  # the method's options (config.method_options)
+    settings_checked: bool = True  # False: a file without a recorded configuration (e.g. Spec-Bench's own)
 
 
 @dataclass(frozen=True)
@@ -270,10 +274,39 @@ def to_json(results: Sequence[FileResult]) -> list[dict[str, Any]]:
     ]
 
 
+# what must match between a method's file and its baseline for a speedup to compare like with like
+SHARED_CONFIG = ("target", "max_new_tokens", "temperature", "top_p", "dtype", "chat_template", "stop", "quantize_target")
+SHARED_ENVIRONMENT = ("device_name", "dtype")
+
+
+def settings_differences(baseline: Row, row: Row) -> list[str] | None:
+    """What differs between the settings of a method's row and the baseline's; None when either records none."""
+    if not isinstance(baseline.get("config"), dict) or not isinstance(row.get("config"), dict):
+        return None
+    diffs = [f"{key} {row['config'].get(key)!r} vs {baseline['config'].get(key)!r}" for key in SHARED_CONFIG
+             if row["config"].get(key) != baseline["config"].get(key)]
+    base_env, env = baseline.get("environment") or {}, row.get("environment") or {}
+    return diffs + [f"{key} {env.get(key)!r} vs {base_env.get(key)!r}" for key in SHARED_ENVIRONMENT
+                    if key in env and key in base_env and env[key] != base_env[key]]
+
+
 def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path]) -> list[FileResult]:
-    """Loads the baseline and every answer file and evaluates each one against the baseline."""
+    """Loads the baseline and every answer file and evaluates each one against the baseline. The baseline must be
+    plain decoding, made with the same settings as each file (target, length limit, sampling, dtype, device)."""
     baseline = load_answers(baseline_file)
-    return [evaluate_file(baseline, load_answers(f), str(f)) for f in answer_files]
+    if baseline[0]["method"] != "ar":
+        raise AnswerFileError(f"{baseline_file}: the baseline was made with method {baseline[0]['method']!r}; "
+                              "speedups are measured against plain decoding (method 'ar')")
+    results = []
+    for f in answer_files:
+        rows = load_answers(f)
+        diffs = settings_differences(baseline[0], rows[0])
+        if diffs:
+            raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
+                                  f"({'; '.join(diffs)}): its speedup would not compare like with like")
+        result = evaluate_file(baseline, rows, str(f))
+        results.append(dataclasses.replace(result, settings_checked=diffs is not None))
+    return results
 
 
 def match_notes(results: Sequence[FileResult], baseline_file: str | Path) -> list[str]:
@@ -281,6 +314,8 @@ def match_notes(results: Sequence[FileResult], baseline_file: str | Path) -> lis
     return [
         f"{r.file} ({method_label(r.method, r.lossy)}): {r.overall.questions} questions matched {baseline_file}"
         + (f", {r.unmatched} without a baseline answer ignored" if r.unmatched else "")
+        + ("; WARNING: settings not checked against the baseline (a file without a recorded configuration)"
+           if not r.settings_checked else "")
         for r in results
     ]
 
@@ -308,4 +343,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main)

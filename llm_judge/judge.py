@@ -24,8 +24,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from data_processing.errors import positive_int, run_command
 from data_processing.questions import load_questions
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import JsonlStore, OutputFileError
 from llm_judge.jobs import Job, build_jobs, load_answer_sets, load_references, model_pairs
 from llm_judge.verdicts import parse_rating, parse_winner
 
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     parser.add_argument("--max-retries", type=int, default=6)
     parser.add_argument("--max-tokens", type=int, default=1024, help="judge's answer length")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--out", default=None, help="default outputs/judgments/<mode>-<judge model>.jsonl")
     args = parser.parse_args(argv)
 
@@ -105,14 +106,14 @@ def main(argv: list[str] | None = None) -> None:
     with JsonlStore(out) as store:
         other = {row.get("judge_model") for row in store.rows} - {args.judge_model}
         if other:
-            sys.exit(f"{out} holds judgments by {sorted(other)}; pass a new --out to keep both")
+            raise OutputFileError(f"{out} holds judgments by {sorted(other)}; pass a new --out to keep both")
         failed = run_jobs(make_client(args.api_base, args.timeout, args.max_retries), args.judge_model, jobs,
                           store, args.parallel, args.max_tokens)
-    unreadable = sum(1 for row in JsonlStore(out).rows if row["parse_error"])
-    print(f"[multispec] {out}: {len(JsonlStore(out).rows)} judgments, {unreadable} without a readable verdict", flush=True)
+    unreadable = sum(1 for row in store.rows if row["parse_error"])
+    print(f"[multispec] {out}: {len(store.rows)} judgments, {unreadable} without a readable verdict", flush=True)
     if failed:
         sys.exit(f"{failed} judgment requests failed after retries; rerun the same command to ask again")
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

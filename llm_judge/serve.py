@@ -81,6 +81,12 @@ class Service:
             raise ApiError(400, "temperature must be in [0, 2]", param="temperature")
         if not 0 < (req.top_p if req.top_p is not None else 1.0) <= 1:
             raise ApiError(400, "top_p must be in (0, 1]", param="top_p")
+        stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or ())
+        if any(not isinstance(stop, str) or not stop for stop in stops):
+            raise ApiError(400, "stop strings must be non-empty (an empty one would end every answer before it "
+                                "starts)", param="stop")
+        if req.seed is not None and not -2**63 <= req.seed < 2**64:
+            raise ApiError(400, f"seed must be in [-2**63, 2**64), got {req.seed}", param="seed")
         if req.presence_penalty or req.frequency_penalty:
             raise ApiError(400, "presence and frequency penalties are not supported (they change the target "
                                 "distribution that speculative decoding preserves)", param="presence_penalty")
@@ -137,6 +143,10 @@ class Service:
         if isinstance(req.prompt, str):
             prompts = [self.engine.text_ids(req.prompt)]
         elif req.prompt and all(isinstance(p, int) for p in req.prompt):
+            vocab = self.engine.target.vocab_size
+            bad = [p for p in req.prompt if not 0 <= p < vocab]
+            if bad:
+                raise ApiError(400, f"token id {bad[0]} is outside the model's vocabulary of {vocab}", param="prompt")
             prompts = [list(req.prompt)]
         elif req.prompt and all(isinstance(p, str) for p in req.prompt):
             prompts = [self.engine.text_ids(p) for p in req.prompt]

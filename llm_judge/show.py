@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import read_rows
 from evaluation.tables import markdown_table
 
 ALL = "all"
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.judgments:
         if not Path(path).is_file():
             raise SystemExit(f"{path}: no such judgment file")
-        rows += JsonlStore(path).rows
+        rows += read_rows(path)
     parts = []
     for mode, stats, table in (("single", single_stats, single_table), ("pairwise", pairwise_stats, pairwise_table)):
         selected = [r for r in rows if r.get("mode") == mode]

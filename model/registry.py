@@ -7,6 +7,12 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from data_processing.errors import InputError
+
+
+class MethodError(InputError):
+    """An unknown method, an option it does not have, or a value its Config refuses."""
+
 METHODS: dict[str, str] = {
     "ar": "model.ar.drafter",
     "sd": "model.sd.drafter",
@@ -27,7 +33,7 @@ TREE_METHODS = frozenset({"eagle", "eagle2", "eagle3", "lookahead", "medusa", "h
 
 def method_module(name: str) -> ModuleType:
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+        raise MethodError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
     return importlib.import_module(METHODS[name])
 
 
@@ -37,8 +43,11 @@ def method_config(name: str, options: dict[str, Any] | None = None) -> Any:
     fields = {f.name for f in dataclasses.fields(config_cls)}
     unknown = set(options or {}) - fields
     if unknown:
-        raise ValueError(f"method {name!r} has no option(s) {sorted(unknown)}; its options are {sorted(fields)}")
-    return config_cls(**(options or {}))
+        raise MethodError(f"method {name!r} has no option(s) {sorted(unknown)}; its options are {sorted(fields)}")
+    try:
+        return config_cls(**(options or {}))
+    except ValueError as err:  # the Config's own checks (e.g. gamma out of range)
+        raise MethodError(f"method {name!r}: {err}") from None
 
 
 def build_drafter(name: str, target, options: dict[str, Any] | None = None, **context: Any):

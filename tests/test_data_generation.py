@@ -12,7 +12,7 @@ from data_generation import generate
 from data_generation.local_backend import LocalBackend
 from data_generation.openai_backend import OpenAIBackend
 from data_generation.prompts import PromptFileError, read_prompts
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import JsonlStore, read_rows
 from model.common.zoo import load_model
 
 
@@ -42,11 +42,11 @@ def test_local_distillation_resumes_after_crash(tmp_path, pool):
         generate.distill(CrashAfterTwoChunks(), prompts, temps, store, chunk_size=3, seed=0, stops=("\n",))
     with open(out, "a") as f:
         f.write('{"id": "p3@t0", "conv')  # cut off mid-write
-    before = JsonlStore(out).rows
+    before = read_rows(out)
     assert 0 < len(before) < 10
     with JsonlStore(out) as store:
         generate.distill(backend, prompts, temps, store, chunk_size=3, seed=0, stops=("\n",))
-    rows = JsonlStore(out).rows
+    rows = read_rows(out)
     assert sorted(r["id"] for r in rows) == sorted(f"p{i}@t{t:g}" for i in range(5) for t in temps)
     assert rows[: len(before)] == before
     assert all("\n" not in r["conversations"][1]["value"] for r in rows)
@@ -73,12 +73,12 @@ def test_openai_backend_retries_and_resumes(tmp_path, pool):
         out = tmp_path / "o.jsonl"
         with JsonlStore(out) as store:
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
-        rows = JsonlStore(out).rows
+        rows = read_rows(out)
         assert len(rows) == 5 and len(requests) == 7  # 5 answers + one 429 + one 500 retried
         assert [r["conversations"][1]["value"] for r in rows] == [f" Satz {i} in English" for i in range(5)]
         with JsonlStore(out) as store:  # resume: nothing left, no request sent
             generate.distill(backend, read_prompts(pool), [0.7], store, chunk_size=4, seed=0, stops=("\n",))
-        assert len(requests) == 7 and len(JsonlStore(out).rows) == 5
+        assert len(requests) == 7 and len(read_rows(out)) == 5
 
 
 def test_prompt_file_errors_name_the_line(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from http_servers import scripted_chat_endpoint, uvicorn_running
 from tiny import save_tiny_checkpoint
 
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import read_rows
 from llm_judge import judge, show
 from llm_judge.engine import Engine
 from llm_judge.serve import make_app
@@ -63,7 +63,7 @@ def test_judge_end_to_end_against_local_server_resumes(tmp_path, files):
         argv = ["--questions", questions, "--answers", ar, pld, "--judge-model", "tiny-judge", "--api-base", url,
                 "--max-tokens", "12", "--parallel", "2", "--out", str(out)]
         judge.main(argv)
-        rows = JsonlStore(out).rows
+        rows = read_rows(out)
         expected = {f"single|{q}|{t}|{m}" for q in ("de-1", "de-2", "fr-1") for m in ("ar", "pld") for t in (0,)}
         expected |= {"single|w-1|0|ar", "single|w-1|1|ar"}
         assert {r["id"] for r in rows} == expected and len(rows) == len(expected) == CountingEngine.calls
@@ -78,7 +78,7 @@ def test_judge_end_to_end_against_local_server_resumes(tmp_path, files):
         kept = rows[:-3]
         out.write_text("".join(json.dumps(r) + "\n" for r in kept) + json.dumps(rows[-3])[:40])
         judge.main(argv)
-        resumed = JsonlStore(out).rows
+        resumed = read_rows(out)
         assert resumed[: len(kept)] == kept and {r["id"] for r in resumed} == expected
         assert CountingEngine.calls == len(expected) + 3
         judge.main(argv)  # nothing left: no request
@@ -91,7 +91,7 @@ def test_judge_retries_then_scores_and_failures_write_nothing(tmp_path, files):
         out = tmp_path / "j.jsonl"
         judge.main(["--questions", questions, "--answers", ar, "--api-base", url, "--parallel", "1",
                     "--max-retries", "2", "--limit", "1", "--out", str(out)])
-        (row,) = JsonlStore(out).rows
+        (row,) = read_rows(out)
         assert row["score"] == 8.0 and row["parse_error"] is None and len(got) == 2
         assert got[0]["model"] == "gpt-4o" and got[0]["temperature"] == 0.0
         assert "Hello world" in got[0]["messages"][1]["content"]  # the reference translation is shown
@@ -100,7 +100,7 @@ def test_judge_retries_then_scores_and_failures_write_nothing(tmp_path, files):
         with pytest.raises(SystemExit, match="1 judgment requests failed"):
             judge.main(["--questions", questions, "--answers", ar, "--api-base", url, "--max-retries", "1",
                         "--limit", "1", "--out", str(out)])
-        assert len(got) == 2 and JsonlStore(out).rows == []
+        assert len(got) == 2 and read_rows(out) == []
 
 
 def translation_in(body: dict, slot: str) -> str:
@@ -121,7 +121,7 @@ def test_pairwise_asks_both_orders(tmp_path, files, policy):
         out = tmp_path / "pairs.jsonl"
         judge.main(["--questions", questions, "--answers", ar, pld, "--mode", "pairwise", "--api-base", url,
                     "--out", str(out)])
-    rows = JsonlStore(out).rows
+    rows = read_rows(out)
     assert len(rows) == len(got) == 6  # 3 shared questions x 2 orders; w-1 has no pld answer
     for row, body in zip(sorted(rows, key=lambda r: r["id"]), sorted(got, key=lambda b: b["messages"][1]["content"])):
         assert (row["winner"], row["parse_error"]) == parse_winner(row["judgment"])

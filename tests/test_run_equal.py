@@ -7,7 +7,7 @@ import pytest
 from tiny import save_tiny_checkpoint
 
 from evaluation import equal, run
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import OutputFileError, read_rows
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +41,18 @@ def test_resume_after_crash_keeps_every_row_once(checkpoint, questions, tmp_path
     monkeypatch.setattr(run.Runner, "answer", crash_on_q3)
     with pytest.raises(KeyboardInterrupt):
         run.main(run_args(checkpoint, questions, out))
-    first = JsonlStore(out).rows
+    first = read_rows(out)
     assert [r["question_id"] for r in first] == ["q0", "q1", "q2"]
     with open(out, "a") as f:
         f.write('{"question_id": "q3", "choi')  # a write cut off by the crash
     monkeypatch.setattr(run.Runner, "answer", real_answer)
     run.main(run_args(checkpoint, questions, out))
-    rows = JsonlStore(out).rows
+    rows = read_rows(out)
     assert [r["question_id"] for r in rows] == [f"q{i}" for i in range(6)]
     assert [r["answer_id"] for r in rows[:3]] == [r["answer_id"] for r in first]  # earlier rows untouched
     assert len(rows[4]["choices"][0]["turns"]) == 2
     run.main(run_args(checkpoint, questions, out))  # nothing left to do: no duplicates
-    assert len(JsonlStore(out).rows) == 6
+    assert len(read_rows(out)) == 6
 
 
 def test_failing_question_names_the_question(checkpoint, questions, tmp_path, monkeypatch):
@@ -67,7 +67,7 @@ def test_failing_question_names_the_question(checkpoint, questions, tmp_path, mo
 def test_other_config_refuses_to_mix_rows(checkpoint, questions, tmp_path):
     out = tmp_path / "c.jsonl"
     run.main(run_args(checkpoint, questions, out, "ar", "--limit", "1"))
-    with pytest.raises(SystemExit, match="another configuration"):
+    with pytest.raises(OutputFileError, match="another configuration"):
         run.main(run_args(checkpoint, questions, out, "ar", "--limit", "2", "--max-new-tokens", "5"))
 
 
@@ -80,8 +80,8 @@ def test_rows_from_before_a_new_method_option_still_resume(checkpoint, questions
         del row["config"]["method_options"]["max_ngram"]
     out.write_text("".join(json.dumps(row) + "\n" for row in rows))
     run.main(run_args(checkpoint, questions, out, "pld", "--limit", "2", "--warmup", "0"))
-    assert len(JsonlStore(out).rows) == 2
-    with pytest.raises(SystemExit, match="another configuration"):
+    assert len(read_rows(out)) == 2
+    with pytest.raises(OutputFileError, match="another configuration"):
         run.main(run_args(checkpoint, questions, out, "pld", "--limit", "3", "--max-ngram", "2"))
 
 
@@ -98,7 +98,7 @@ def test_equal_accepts_lossless_and_flags_mismatches(checkpoint, questions, tmp_
     run.main(run_args(checkpoint, questions, pld, "pld"))
     equal.main(["--baseline", str(base), "--answers", str(pld), "--tie-tolerance", "0"])
     assert "7/7 turns identical (100.0%)" in capsys.readouterr().out
-    rows = JsonlStore(pld).rows
+    rows = read_rows(pld)
     tampered = tmp_path / "tampered.jsonl"
     ids = rows[0]["choices"][0]["token_ids"][0]
     ids[3] = (ids[3] + 1) % 200 + 3

@@ -8,6 +8,7 @@ import pytest
 from tiny import byte_tokenizer, save_tiny_checkpoint, tiny_llama
 
 from evaluation import equal, run, size_sweep
+from evaluation.jsonl_store import OutputFileError
 from evaluation.leviathan import alpha_from_tokens, expected_speedup, expected_tokens
 
 
@@ -80,5 +81,5 @@ def test_quantized_drafter_stays_lossless_and_quantized_target_is_recorded(tiny_
     run.main(["--method", "ar", "--out", str(d / "ar-int8.jsonl"), "--quantize-target", *common])
     rows = [json.loads(line) for line in (d / "ar-int8.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and rows[0]["config"]["quantize_target"] is True
-    with pytest.raises(SystemExit, match="another configuration"):  # never mixed into an fp32 answer file
+    with pytest.raises(OutputFileError, match="another configuration"):  # never mixed into an fp32 answer file
         run.main(["--method", "ar", "--out", str(d / "ar-fp32.jsonl"), "--quantize-target", *common])

@@ -14,7 +14,7 @@ from data_generation import generate
 from data_generation.local_backend import LocalBackend
 from data_generation.prompts import read_prompts
 from evaluation import equal, run
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import JsonlStore, read_rows
 from model.sd.vocab import DraftVocab
 from model.common.zoo import load_model
 from train.config import load_config
@@ -91,7 +91,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
                       [f'task_args.data=["{pool}", "{pool}"]'])
     task = build_task(pre.task, pre.task_args)
     assert len(task.examples) == 10
-    answer_counts = Counter(t for row in JsonlStore(distilled).rows for t in task._answer_ids(row))
+    answer_counts = Counter(t for row in read_rows(distilled) for t in task._answer_ids(row))
     specials = {tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id}
     ranked = [t for t, _ in answer_counts.most_common() if t not in specials][: 40 - len(specials)]
     assert set(ranked) <= set(task.vocab.target_ids)

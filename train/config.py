@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_processing.errors import InputError
+
+
+class ConfigError(InputError):
+    """A training config file or override that cannot describe a run."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -28,6 +34,7 @@ class TrainConfig:
 
 
 def parse_value(text: str) -> Any:
+    """An override's value: JSON when it parses (numbers, true, lists), else the bare string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -35,20 +42,42 @@ def parse_value(text: str) -> Any:
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
-    """JSON config + `key=value` overrides (`task_args.key=value` reaches the task's own arguments)."""
-    data = json.loads(Path(path).read_text())
+    """JSON config + `key=value` overrides (`task_args.key=value` reaches the task's own arguments), checked
+    against TrainConfig and the task's own arguments before anything loads."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (recipes are in train/configs/)") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object of settings, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
+            raise ConfigError(f"override {item!r} is not key=value")
         if key.startswith("task_args."):
             data.setdefault("task_args", {})[key.split(".", 1)[1]] = parse_value(value)
         elif key in names:
             data[key] = parse_value(value)
         else:
-            raise ValueError(f"unknown training setting {key!r}; settings: {sorted(names)}")
+            raise ConfigError(f"unknown training setting {key!r}; settings: {sorted(names)}")
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"{path}: unknown training setting(s) {sorted(unknown)}; settings: {sorted(names)}")
-    return TrainConfig(**data)
+        raise ConfigError(f"{path}: unknown training setting(s) {sorted(unknown)}; settings: {sorted(names)}")
+    missing = {f.name for f in dataclasses.fields(TrainConfig)
+               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING} - set(data)
+    if missing:
+        raise ConfigError(f"{path}: missing training setting(s) {sorted(missing)}")
+    cfg = TrainConfig(**data)
+    for name, kind in (("steps", int), ("batch_size", int), ("grad_accum", int), ("save_every", int), ("log_every", int)):
+        value = getattr(cfg, name)
+        if not isinstance(value, kind) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{path}: {name} must be a whole number >= 1, got {value!r}")
+    if not isinstance(cfg.task_args, dict):
+        raise ConfigError(f"{path}: task_args must be a JSON object, got {cfg.task_args!r}")
+    return cfg

@@ -15,13 +15,34 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
+from data_processing.errors import InputError
 from train.config import TrainConfig
 
 STATE_DIR = "checkpoint"  # latest resumable state (model, optimizer, scheduler, RNG) under output_dir
 
 
+class OutputDirInUse(InputError):
+    """An output_dir that holds another run, or a checkpoint saved with other settings."""
+
+
+def check_output_dir(cfg: TrainConfig, resume: bool) -> None:
+    """Refuse to write over a run already in output_dir unless resuming it with the same settings (the stock
+    recipes write to fixed folders: a rerun must not silently replace final/ and append a second log)."""
+    out = Path(cfg.output_dir)
+    held = [name for name in (STATE_DIR, "final", "log.jsonl") if (out / name).exists()]
+    if held and not resume:
+        raise OutputDirInUse(f"{out} already holds a run ({', '.join(held)}); pass --resume to continue it, "
+                             "or output_dir=NEW_FOLDER to start another")
+    if resume and (out / STATE_DIR / "config.json").exists():
+        saved = json.loads((out / STATE_DIR / "config.json").read_text())
+        if same_run(saved) != same_run(dataclasses.asdict(cfg)):  # e.g. another schedule length changes the lr curve
+            raise OutputDirInUse(f"{out / STATE_DIR} was saved with another configuration ({saved}); "
+                                 f"resume with the same settings or pick a new output_dir")
+
+
 def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
     """Run cfg.steps optimizer steps; returns the logged records (also in output_dir/log.jsonl)."""
+    check_output_dir(cfg, resume)
     acc = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
                       dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
     set_seed(cfg.seed)
@@ -41,10 +62,6 @@ def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
 
     step = 0
     if resume and (out / STATE_DIR).exists():
-        saved = json.loads((out / STATE_DIR / "config.json").read_text())
-        if same_run(saved) != same_run(dataclasses.asdict(cfg)):  # e.g. another schedule length changes the lr curve
-            raise ValueError(f"{out / STATE_DIR} was saved with another configuration ({saved}); "
-                             f"resume with the same settings or pick a new output_dir")
         acc.load_state(str(out / STATE_DIR))
         step = json.loads((out / STATE_DIR / "step.json").read_text())["step"]
     consumed = step * cfg.grad_accum  # micro-batches already seen by this process

@@ -11,9 +11,10 @@ import argparse
 import json
 import sys
 
+from data_processing.errors import run_command
 from train.config import load_config
-from train.loop import train
-from train.tasks import build_task
+from train.loop import check_output_dir, train
+from train.tasks import build_task, check_task_args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,10 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
+    check_task_args(cfg.task, cfg.task_args)
+    check_output_dir(cfg, args.resume)  # before the task loads its data and models
     log = train(cfg, build_task(cfg.task, cfg.task_args), resume=args.resume)
     if log:
         print(json.dumps(log[-1]), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

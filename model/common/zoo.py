@@ -17,14 +17,15 @@ from typing import Callable
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from data_processing.errors import InputError
 from model.common.device import DTYPES, pick_device, pick_dtype
 
 
-class ModelNotFound(ValueError):
+class ModelNotFound(InputError):
     """A model name that is neither embedded, nor a local folder, nor a reachable hub id."""
 
 
-class TokenizerMismatch(ValueError):
+class TokenizerMismatch(InputError):
     """A drafter whose tokenizer does not map text to the same ids as the target's."""
 
 

@@ -129,4 +129,24 @@ def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, gener
         model = int8_dynamic(model)
     if tokenizer is not None:
         check_same_tokenizer(tokenizer, draft_tokenizer)
-    return DraftModelDrafter(model, config, accept, generator, DraftVocab.load(resolve(config.drafter)))
+    vocab = DraftVocab.load(resolve(config.drafter))
+    check_vocabulary_sizes(model, vocab, target.vocab_size, config.drafter)
+    return DraftModelDrafter(model, config, accept, generator, vocab)
+
+
+def check_vocabulary_sizes(model: PreTrainedModel, vocab: DraftVocab | None, target_vocab: int, name: str) -> None:
+    """The drafter must embed every id it is fed and score every id it may propose (else torch fails mid-answer)."""
+    from model.common.zoo import TokenizerMismatch
+
+    rows = model.get_input_embeddings().num_embeddings
+    outputs = model.get_output_embeddings().out_features if model.get_output_embeddings() is not None else rows
+    if vocab is None:
+        needed, where = target_vocab, f"the target's vocabulary of {target_vocab} ids"
+    else:
+        if vocab.target_vocab_size != target_vocab:
+            raise TokenizerMismatch(f"drafter {name}: its draft vocabulary maps a target vocabulary of "
+                                    f"{vocab.target_vocab_size} ids, this target has {target_vocab}")
+        needed, where = vocab.size, f"its reduced draft vocabulary of {vocab.size} ids"
+    if rows < needed or outputs < needed:
+        raise TokenizerMismatch(f"drafter {name} embeds {rows} and predicts {outputs} token ids, fewer than "
+                                f"{where}: it was not made for this target")

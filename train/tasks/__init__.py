@@ -10,7 +10,10 @@ A task is built from its `task_args` and implements:
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
+
+from data_processing.errors import InputError
 
 TASKS = {
     "drafter_lm": "train.tasks.drafter_lm:DrafterLMTask",
@@ -22,8 +25,22 @@ TASKS = {
 }
 
 
-def build_task(name: str, args: dict[str, Any]):
+def task_class(name: str) -> type:
     if name not in TASKS:
-        raise ValueError(f"unknown training task {name!r}; known: {sorted(TASKS)}")
+        raise InputError(f"unknown training task {name!r}; known: {sorted(TASKS)}")
     module, cls = TASKS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**args)
+    return getattr(importlib.import_module(module), cls)
+
+
+def check_task_args(name: str, args: dict[str, Any]) -> None:
+    """Task arguments the task does not take (or required ones missing) are refused before anything loads."""
+    try:
+        inspect.signature(task_class(name)).bind(**args)
+    except TypeError as err:
+        params = [p for p in inspect.signature(task_class(name)).parameters]
+        raise InputError(f"task {name!r}: {err}; its arguments are {params}") from None
+
+
+def build_task(name: str, args: dict[str, Any]):
+    check_task_args(name, args)
+    return task_class(name)(**args)

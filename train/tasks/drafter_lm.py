@@ -14,16 +14,16 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from evaluation.jsonl_store import JsonlStore
+from evaluation.jsonl_store import read_rows
 from model.common.zoo import load_tokenizer
 from model.sd.vocab import DraftVocab
 
 IGNORE = -100
 
 
-def read_rows(files: str | list[str], limit: int | None) -> list[dict]:
+def rows_of(files: str | list[str], limit: int | None) -> list[dict]:
     """Rows of one file or of several, at most `limit` from each."""
-    return [row for file in ([files] if isinstance(files, str) else files) for row in JsonlStore(file).rows[:limit]]
+    return [row for file in ([files] if isinstance(files, str) else files) for row in read_rows(file)[:limit]]
 
 
 class DrafterLMTask:
@@ -39,7 +39,7 @@ class DrafterLMTask:
         self.stage, self.init_from, self.max_length = stage, init_from, max_length
         self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
                           num_key_value_heads=heads, intermediate_size=intermediate_size)
-        rows = read_rows(data, limit)
+        rows = rows_of(data, limit)
         if not rows:
             raise ValueError(f"no training rows in {data}")
         self.examples = [self._example(row) for row in rows]  # (target ids, loss mask)
@@ -49,7 +49,7 @@ class DrafterLMTask:
         elif draft_vocab_size:
             special = [t for t in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
                        if t is not None]
-            answers = [self._answer_ids(row) for row in read_rows(vocab_answers, vocab_limit)] if vocab_answers else []
+            answers = [self._answer_ids(row) for row in rows_of(vocab_answers, vocab_limit)] if vocab_answers else []
             self.vocab = DraftVocab.most_frequent((ids for ids, _ in self.examples), draft_vocab_size, target_vocab,
                                                   special, first=answers)
         else:
