@@ -189,3 +189,17 @@ def test_head_training_loads_only_the_embedding_and_lm_head(setup):
     real = {n for n, p in parts.named_parameters() if not p.is_meta}
     assert real and real <= {"model.embed_tokens.weight", "lm_head.weight"}
     assert tokenizer.eos_token_id == setup[4].eos_token_id
+
+
+def test_a_second_writer_of_the_same_rank_is_refused(setup):
+    """Two dumps of one rank into one folder would write the same shards: the second stops before loading."""
+    import fcntl
+
+    out = setup[0] / "locked"
+    out.mkdir()
+    with open(out / ".rank-0.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(hidden_states.InputError, match="being written by another run"):
+            run(setup, out, "--limit", "3")
+    assert not list(out.glob("shard_*"))
+    assert run(setup, out, "--limit", "3")["complete"]  # free again

@@ -48,7 +48,10 @@ def test_speculative_server_answers_like_plain_decoding(server, checkpoint):
         assert choice.text == want.text and "z" not in choice.text and choice.finish_reason == want.finish_reason
     sampled = [client.completions.create(model="tiny", prompt="hello", temperature=1.0, max_tokens=8, seed=s).choices[0].text
                for s in (5, 5, 6)]
-    assert sampled[0] == sampled[1]  # a seed makes sampling repeatable
+    assert sampled[0] == sampled[1]  # a seed makes sampling repeatable: the server's method, this seed, this text
+    same_method = Engine(checkpoint, method="pld", options={"max_ngram": 2}, dtype="float32", device="cpu")
+    assert sampled == [same_method.complete(same_method.text_ids("hello"), 8, 1.0, 1.0, (), s).text for s in (5, 5, 6)]
+    assert sampled[2] != sampled[0]  # and another seed draws another answer
 
 
 @pytest.mark.parametrize("body, status, param", [
@@ -62,6 +65,9 @@ def test_speculative_server_answers_like_plain_decoding(server, checkpoint):
     ({"model": "tiny", "messages": [{"role": "wizard", "content": "hi"}]}, 400, "messages"),
     ({"model": "tiny", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}, 400, "messages"),
     ({"model": "tiny"}, 400, None),  # no messages at all
+    ({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stop": [""]}, 400, "stop"),
+    ({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stop": ""}, 400, "stop"),
+    ({"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "seed": 2**64}, 400, "seed"),
 ])
 def test_chat_errors_are_openai_style(server, body, status, param):
     kwargs = {"content": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, bytes) else {"json": body}
@@ -74,6 +80,9 @@ def test_chat_errors_are_openai_style(server, body, status, param):
 def test_completion_errors_and_context_limit(server):
     bad_prompt = httpx.post(f"{server}/completions", json={"model": "tiny", "prompt": [{"x": 1}]}, timeout=30)
     assert bad_prompt.status_code == 400 and "prompt" in bad_prompt.json()["error"]["message"]
+    out_of_vocabulary = httpx.post(f"{server}/completions", json={"model": "tiny", "prompt": [5, 259]}, timeout=30)
+    assert out_of_vocabulary.status_code == 400 and "outside the model's vocabulary of 259" in \
+        out_of_vocabulary.json()["error"]["message"]
     too_long = httpx.post(f"{server}/completions", json={"model": "tiny", "prompt": "a" * 600, "max_tokens": 8}, timeout=30)
     assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "context_length_exceeded"
     assert httpx.get(f"{server}/nothing-here", timeout=30).status_code == 404
