@@ -100,6 +100,17 @@ def test_speculative_walk_preserves_target_distribution(shape):
     assert chi2_pvalue(sample_two_tokens(shape, n), EXPECTED_PAIRS, n) > ALPHA
 
 
+@pytest.mark.parametrize("shape", ["chain", "tree", "topk"])
+def test_walk_chi_square_catches_sampling_the_bonus_from_p(shape, monkeypatch):
+    """Power check at the same n: after a rejection, sampling from p instead of the residual is caught (for a
+    point-mass node the residual is p without the rejected token)."""
+    import model.common.accept as accept_rules
+
+    monkeypatch.setattr(accept_rules, "residual_after_rejection", lambda p, q: p)
+    n = 12000
+    assert chi2_pvalue(sample_two_tokens(shape, n), EXPECTED_PAIRS, n) < ALPHA
+
+
 def test_chi_square_detects_the_draft_distribution():
     """Power check: sampling from the drafter alone is told apart from the target."""
     g = torch.Generator().manual_seed(0)
@@ -117,38 +128,125 @@ def randomised_slots(net):
     return net
 
 
-def exact_joint(model, prompt: list[int], cfg: AcceptConfig, vocab: int) -> dict:
-    """Exact (t1, t2) distribution of the warped target after `prompt`."""
+def exact_sequences(model, prompt: list[int], cfg: AcceptConfig, vocab: int, length: int) -> dict:
+    """Exact distribution of the first `length` tokens the warped target samples after `prompt` (vocab**length cells)."""
+    joint = {(): 1.0}
     with torch.inference_mode():
-        p1 = warp(model(torch.tensor([prompt])).logits[0, -1], cfg)
-        contexts = torch.tensor([prompt + [a] for a in range(vocab)])
-        p2 = warp(model(contexts).logits[:, -1], cfg)  # (V, V)
-    return {(a, b): float(p1[a] * p2[a, b]) for a in range(vocab) for b in range(vocab)}
+        for _ in range(length):
+            prefixes = list(joint)
+            rows = warp(model(torch.tensor([prompt + list(x) for x in prefixes])).logits[:, -1], cfg)  # (prefixes, V)
+            joint = {x + (t,): joint[x] * float(row[t]) for x, row in zip(prefixes, rows) for t in range(vocab)}
+    return joint
 
 
-@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree", "eagle2", "lookahead", "ctc"])
-def test_loop_sampling_matches_target(kind):
-    vocab, n = 6, 3000
+def marginal(joint: dict, positions: slice) -> dict:
+    out: dict = {}
+    for cell, p in joint.items():
+        out[cell[positions]] = out.get(cell[positions], 0.0) + p
+    return out
+
+
+LOOP_KINDS = ["sd-chain", "sampled-tree", "eagle2", "lookahead", "ctc"]
+LOOP_SAMPLES = 1000  # the power checks below show that the bug they must catch fails at this n
+
+
+def de_bruijn(vocab: int, n: int) -> list[int]:
+    """A cyclic sequence holding every n-gram over `vocab` exactly once (vocab**n tokens)."""
+    seq: list[int] = []
+    a = [0] * vocab * n
+
+    def extend(t: int, p: int) -> None:
+        if t > n:
+            if n % p == 0:
+                seq.extend(a[1: p + 1])
+            return
+        a[t] = a[t - p]
+        extend(t + 1, p)
+        for j in range(a[t - p] + 1, vocab):
+            a[t] = j
+            extend(t + 1, t)
+
+    extend(1, 1)
+    return seq
+
+
+def perturbed(model, seed: int, scale: float = 0.3):
+    """A draft model close to the target but not equal: drafts are often accepted at depth 2 and 3, and still
+    rejected often enough that the residual is sampled (a draft equal to the target is never rejected)."""
+    import copy
+
+    near = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for weight in near.parameters():
+            weight.add_(scale * weight.std() * torch.randn(weight.shape, generator=g))
+    return near
+
+
+def loop_samples(kind: str, n: int = LOOP_SAMPLES) -> tuple[Counter, dict]:
+    """n answers of 4 tokens through the shared loop, and their exact distribution. The first token comes from the
+    prefill; tokens 2-4 are decided by the first step's draft nodes at depths 1-3 (or the draw after a rejection),
+    so depth 2 and deeper reach the histogram of tokens 3-4. Each drafter is built so that this happens often
+    (asserted): untrained heads draft a complete (EAGLE) or wide (CTC) tree over the 6-token vocabulary, and
+    lookahead's pool is seeded by a prompt holding every 3-gram."""
+    vocab = 6
     target = Target(tiny_llama(vocab_size=vocab, seed=0))
-    draft_model = tiny_llama(vocab_size=vocab, seed=4)
     accept = AcceptConfig(temperature=0.8, top_p=0.95)
     g = torch.Generator().manual_seed(1)
     torch.manual_seed(2)
-    drafter = {
-        "sd-chain": lambda: DraftModelDrafter(draft_model, SdConfig(gamma=3), accept, g),
-        "sampled-tree": lambda: TreeDrafter(draft_model, branch=2, depth=2, accept=accept, generator=g),
-        "eagle2": lambda: EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=32),
-                                       DynamicTree(depth=2, top_k=2, total_tokens=5)),
-        "lookahead": lambda: LookaheadDrafter(LookaheadConfig(window=2, ngram=3, guesses=2)),
-        "ctc": lambda: CtcDrafter(randomised_slots(new_ctc_net(target.model, heads=2, kv_heads=2, intermediate_size=32,
-                                                               slots=3)), CtcConfig(beam=4, top_k=2, total_tokens=5)),
+    every_trigram = de_bruijn(vocab, 3) + [0, 0]
+    drafter, prompt = {
+        "sd-chain": lambda: (DraftModelDrafter(perturbed(target.model, 4), SdConfig(gamma=3), accept, g), [1, 3, 4]),
+        "sampled-tree": lambda: (TreeDrafter(perturbed(target.model, 4), branch=2, depth=3, accept=accept, generator=g),
+                                 [1, 3, 4]),
+        "eagle2": lambda: (EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=32),
+                                        DynamicTree(depth=2, top_k=vocab, total_tokens=vocab + vocab ** 2)), [1, 3, 4]),
+        "lookahead": lambda: (LookaheadDrafter(LookaheadConfig(window=2, ngram=3, guesses=vocab ** 2)), every_trigram),
+        "ctc": lambda: (CtcDrafter(randomised_slots(new_ctc_net(target.model, heads=2, kv_heads=2, intermediate_size=32,
+                                                                slots=3)), CtcConfig(beam=36, top_k=vocab, total_tokens=42)),
+                        every_trigram),
     }[kind]()
-    prompt = [1, 3, 4]
-    cfg = GenerationConfig(max_new_tokens=2, accept=accept)
-    counts = Counter(tuple(generate(prompt, target, drafter, cfg, generator=g).tokens) for _ in range(n))
-    expected = {cell: p for cell, p in exact_joint(target.model, prompt, accept, vocab).items() if p > 0}
-    assert set(counts) <= set(expected), "sampled a pair outside the top-p nucleus"
-    assert chi2_pvalue(counts, expected, n) > ALPHA
+    cfg = GenerationConfig(max_new_tokens=4, accept=accept)
+    counts: Counter = Counter()
+    deep = 0  # answers in which one step took two or more draft tokens: depth 2 was verified and accepted
+    for _ in range(n):
+        out = generate(prompt, target, drafter, cfg, generator=g)
+        counts[tuple(out.tokens)] += 1
+        deep += max(out.stats.accept_lengths, default=1) >= 3
+    assert deep >= n // 10, f"only {deep} of {n} answers accepted a draft at depth 2: deeper levels go untested"
+    expected = {cell: p for cell, p in exact_sequences(target.model, prompt, accept, vocab, 4).items() if p > 0}
+    assert set(counts) <= set(expected), "sampled a sequence outside the top-p nucleus"
+    return counts, expected
+
+
+def sequence_pvalues(counts: Counter, expected: dict) -> tuple[float, float]:
+    """Chi-square p-values of tokens 1-2 and of tokens 3-4 (each a 36-cell joint; 4-token cells are too sparse)."""
+    n = sum(counts.values())
+    pvalues = []
+    for part in (slice(0, 2), slice(2, 4)):
+        observed: Counter = Counter()
+        for cell, k in counts.items():
+            observed[cell[part]] += k
+        pvalues.append(chi2_pvalue(observed, marginal(expected, part), n))
+    return pvalues[0], pvalues[1]
+
+
+@pytest.mark.parametrize("kind", LOOP_KINDS)
+def test_loop_sampling_matches_target(kind):
+    counts, expected = loop_samples(kind)
+    first, later = sequence_pvalues(counts, expected)
+    assert min(first, later) > ALPHA / 2, (first, later)  # two tests: each at half the level
+
+
+@pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree"])
+def test_loop_chi_square_catches_sampling_the_bonus_from_p(kind, monkeypatch):
+    """Power check at the same n: a verifier that samples the token after a rejection from p instead of the residual
+    norm(max(p - q, 0)) (a real, easy bug) fails the test above."""
+    import model.common.accept as accept_rules
+
+    monkeypatch.setattr(accept_rules, "residual_after_rejection", lambda p, q: p)
+    first, later = sequence_pvalues(*loop_samples(kind))
+    assert min(first, later) < ALPHA / 2, (first, later)
 
 
 def test_typical_acceptance_thresholds_and_lossy_label():

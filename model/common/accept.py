@@ -110,6 +110,14 @@ def typical_walk(draft: Draft, probs: torch.Tensor, cfg: AcceptConfig) -> tuple[
         node = nxt
 
 
+def residual_after_rejection(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """What to sample from once a draft from q was rejected: norm(max(p - q, 0)), the part of p that q under-covers
+    (Leviathan et al.); p itself when nothing is left (p == q up to rounding, where no draft is ever rejected)."""
+    residual = torch.clamp(p - q, min=0.0)
+    total = residual.sum()
+    return torch.where(total > 0, residual / total.clamp_min(1e-30), p)
+
+
 def speculative_walk(
     draft: Draft, probs: torch.Tensor, generator: torch.Generator | None
 ) -> tuple[list[int], int]:
@@ -131,16 +139,8 @@ def speculative_walk(
             if float(torch.rand((), generator=generator, device=probs.device)) < ratio:
                 accepted = child
                 break
-            if q is None:
-                residual = residual.clone()
-                residual[x] = 0.0
-            else:
-                residual = torch.clamp(residual - q.to(residual.device), min=0.0)
-            total = residual.sum()
-            if total <= 0:  # p == q up to rounding: every child would have been accepted
-                residual = probs[node + 1]
-            else:
-                residual = residual / total
+            point = torch.nn.functional.one_hot(torch.tensor(x), residual.shape[-1]).to(residual)
+            residual = residual_after_rejection(residual, point if q is None else q.to(residual.device))
         if accepted is None:
             return path, sample(residual, generator)
         path.append(accepted)
@@ -220,8 +220,5 @@ def accept_on_device(
         bonus = bonus_rows[row]
     else:  # first rejection at row n: residual norm(max(p - q, 0)); all accepted (n = N): p itself
         q_row = torch.cat([q, q.new_zeros(1, q.shape[1])])[row]
-        residual = torch.clamp(p[row] - q_row, min=0.0)
-        total = residual.sum()
-        residual = torch.where(total > 0, residual / total.clamp_min(1e-30), p[row])  # p == q: keep p
-        bonus = torch.multinomial(residual, 1, generator=generator)[0]
+        bonus = torch.multinomial(residual_after_rejection(p[row], q_row), 1, generator=generator)[0]
     return DeviceWalk(n=n, bonus=bonus, order=order, bad_draft=bad_draft)
