@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def train_two_processes(config: Path, *overrides: str) -> list[int]:
     """Run train.run on `config` in two processes; returns the logged steps (asserting a clean exit)."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+    # --multi_gpu is accelerate's multi-process launcher (torchrun); `--cpu --num_processes 2` would start ONE process
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "train.run", "--config", str(config), *overrides]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from lossless import LosslessLedger, answer_vocabulary
 from test_lossless_tiny import MODELS, prompts, reference_greedy
 from tiny import tiny_llama
 
@@ -32,20 +33,22 @@ def random_head(model, folder, vocab: DraftVocab | None = None, seed: int = 0, e
 @pytest.mark.parametrize("name", list(MODELS))
 def test_eagle_lossless_on_tiny_models(name, tmp_path):
     target = Target(MODELS[name]())
+    references = [reference_greedy(target.model, prompt, 30) for prompt in prompts(96)]
+    answers = answer_vocabulary(references, 96)
     full = random_head(target.model, tmp_path / "full")
-    reduced = random_head(target.model, tmp_path / "reduced", DraftVocab(list(range(3, 60)), 96), seed=1)
-    fused = random_head(target.model, tmp_path / "eagle3", DraftVocab(list(range(3, 60)), 96), seed=2, eagle3=True)
+    reduced = random_head(target.model, tmp_path / "reduced", answers, seed=1)
+    fused = random_head(target.model, tmp_path / "eagle3", answers, seed=2, eagle3=True)
     cfg = GenerationConfig(max_new_tokens=30)
     variants = [("eagle2", {"head": full}), ("eagle2", {"head": reduced, "depth": 3, "top_k": 4, "total_tokens": 12}),
-                ("eagle2", {"head": full, "depth": 8, "top_k": 2, "total_tokens": 10, "min_path_prob": 0.05}),
-                ("eagle", {"head": full, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced}),
+                ("eagle2", {"head": reduced, "depth": 8, "top_k": 2, "total_tokens": 10, "min_path_prob": 0.01}),
+                ("eagle", {"head": reduced, "total_tokens": 20, "depth": 4, "top_k": 3}), ("eagle", {"head": reduced}),
                 ("eagle2", {"head": fused, "depth": 4, "top_k": 3, "total_tokens": 12}), ("eagle", {"head": fused})]
-    for prompt in prompts(96):
-        expected = reference_greedy(target.model, prompt, 30)
+    ledger = LosslessLedger()
+    for prompt, expected in zip(prompts(96), references):
         for method, options in variants:
             drafter = build_drafter(method, target, options, accept=AcceptConfig())
-            out = generate(prompt, target, drafter, cfg)
-            assert out.tokens == expected, f"{method} {options} diverged from plain decoding"
+            ledger.check(f"{method} {options}", generate(prompt, target, drafter, cfg), expected)
+    ledger.assert_drafts_accepted()
 
 
 @pytest.mark.parametrize("eagle3", [False, True])

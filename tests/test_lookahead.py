@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from lossless import LosslessLedger
 from test_lossless_tiny import MODELS, prompts, reference_greedy
 
 from model.common.accept import AcceptConfig
@@ -14,14 +15,15 @@ from model.lookahead.pool import NgramPool
 
 
 def test_lookahead_lossless_on_tiny_models():
+    ledger = LosslessLedger()
     for name, make in MODELS.items():
         target = Target(make())
         cfg = GenerationConfig(max_new_tokens=40)
         for prompt in prompts(96):
             expected = reference_greedy(target.model, prompt, 40)
             for config in (Config(), Config(window=3, ngram=3, guesses=2), Config(prompt_ngrams=False, guesses=0)):
-                out = generate(prompt, target, LookaheadDrafter(config), cfg)
-                assert out.tokens == expected, f"{name} {config} diverged from plain decoding"
+                ledger.check(f"{name} {config}", generate(prompt, target, LookaheadDrafter(config), cfg), expected)
+    ledger.assert_drafts_accepted()
 
 
 def window_drafter(levels: list[list[int]], pool: list[tuple[int, ...]] = (), ngram: int = 0) -> tuple[LookaheadDrafter, DecodeState]:

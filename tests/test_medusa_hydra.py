@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from lossless import LosslessLedger, answer_vocabulary
 from test_lossless_tiny import MODELS, prompts, reference_greedy
 from tiny import tiny_llama
 
@@ -35,7 +36,8 @@ def randomize(net, seed: int):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
     target = Target(MODELS[name]())
-    vocab = DraftVocab(list(range(3, 70)), 96)
+    references = [reference_greedy(target.model, prompt, 30) for prompt in prompts(96)]
+    vocab = answer_vocabulary(references, 96)
     randomize(new_medusa(target.model, num_heads=3), 0).save(tmp_path / "medusa")
     randomize(new_hydra(target.model, vocab, num_heads=3), 1).save(tmp_path / "hydra")
     randomize(new_hydra(target.model, vocab, num_heads=3, **CONTEXT), 2).save(tmp_path / "hydra-context")
@@ -46,12 +48,12 @@ def test_medusa_and_hydra_lossless_on_tiny_models(name, tmp_path):
              ("hydra", "hydra-context-tokens", {"total_tokens": 12, "top_k": 3}),
              ("medusa", "medusa", {"dynamic": True, "total_tokens": 10, "top_k": 3}),
              ("hydra", "hydra-context", {"dynamic": True, "total_tokens": 10, "top_k": 3, "min_path_prob": 0.05}))
-    for prompt in prompts(96):
-        expected = reference_greedy(target.model, prompt, 30)
+    ledger = LosslessLedger()
+    for prompt, expected in zip(prompts(96), references):
         for method, head, options in heads:
             drafter = build_drafter(method, target, {"head": str(tmp_path / head), **options}, accept=AcceptConfig())
-            out = generate(prompt, target, drafter, cfg)
-            assert out.tokens == expected, f"{head} {options} diverged from plain decoding"
+            ledger.check(f"{head} {options}", generate(prompt, target, drafter, cfg), expected)
+    ledger.assert_drafts_accepted()
 
 
 @pytest.mark.parametrize("context", [CONTEXT, CONTEXT_TOKENS], ids=["features", "features-and-next-tokens"])

@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 from safetensors.torch import save_file
+from lossless import LosslessLedger
 from test_lossless_tiny import prompts, reference_greedy
 from tiny import tiny_llama
 
@@ -112,11 +113,13 @@ def test_published_head_drafts_losslessly(tmp_path):
     target = Target(tiny_llama())
     write_published_head(tmp_path / "head", target.model)
     cfg = GenerationConfig(max_new_tokens=30)
+    ledger = LosslessLedger()
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
         for method, options in [("eagle2", {"depth": 3, "top_k": 3, "total_tokens": 10}), ("eagle", {"total_tokens": 12, "depth": 3, "top_k": 3})]:
             drafter = build_drafter(method, target, {"head": str(tmp_path / "head"), **options}, accept=AcceptConfig())
-            assert generate(prompt, target, drafter, cfg).tokens == expected, f"{method} with a published head diverged"
+            ledger.check(f"{method} with a published head", generate(prompt, target, drafter, cfg), expected)
+    ledger.assert_drafts_accepted()
 
 
 def test_published_head_for_another_target_is_refused(tmp_path):
@@ -170,11 +173,13 @@ def test_published_medusa_heads_draft_losslessly_and_refuse_another_target(tmp_p
     target = Target(tiny_llama())
     write_published_medusa(tmp_path / "medusa")
     cfg = GenerationConfig(max_new_tokens=30)
+    ledger = LosslessLedger()
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
         for options in [{"total_tokens": 12, "top_k": 3}, {"dynamic": True, "total_tokens": 8, "top_k": 2}]:
             drafter = build_drafter("medusa", target, {"head": str(tmp_path / "medusa"), **options}, accept=AcceptConfig())
-            assert generate(prompt, target, drafter, cfg).tokens == expected, f"medusa {options} with published heads diverged"
+            ledger.check(f"medusa {options} with published heads", generate(prompt, target, drafter, cfg), expected)
+    ledger.assert_drafts_accepted()
     write_published_medusa(tmp_path / "other", vocab=128)
     with pytest.raises(ValueError, match="another model"):
         load_medusa(str(tmp_path / "other"), target.model)
@@ -219,11 +224,13 @@ def test_published_eagle3_head_computes_the_published_architecture_and_drafts_lo
         ours = net.logits(net(fused[None], net.embed_tokens(ids)[None], torch.arange(9)[None]))[0]
     torch.testing.assert_close(ours, eagle3_reference_logits(weights, embeds, fused), atol=1e-4, rtol=1e-4)
     cfg = GenerationConfig(max_new_tokens=30)
+    ledger = LosslessLedger()
     for prompt in prompts(96):
         expected = reference_greedy(target.model, prompt, 30)
         drafter = build_drafter("eagle2", target, {"head": str(tmp_path / "head"), "depth": 3, "top_k": 3, "total_tokens": 10},
                                 accept=AcceptConfig())
-        assert generate(prompt, target, drafter, cfg).tokens == expected, "eagle2 with a published EAGLE-3 head diverged"
+        ledger.check("eagle2 with a published EAGLE-3 head", generate(prompt, target, drafter, cfg), expected)
+    ledger.assert_drafts_accepted()
 
 
 def test_unreachable_hub_head_is_a_clear_error():

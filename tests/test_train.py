@@ -7,8 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from lossless import accepted_in_file
 from launch import train_two_processes
-from tiny import save_tiny_checkpoint
+from tiny import save_copying_checkpoint, save_tiny_checkpoint
 
 from data_generation import generate
 from data_generation.local_backend import LocalBackend
@@ -73,14 +74,38 @@ def test_resume_gives_the_same_next_step_loss(workdir, monkeypatch):
 
 
 def test_two_processes_under_accelerate_launch(workdir):
+    """Under DDP each step is one batch per process and the logged loss is their mean: at lr 0 (the initial weights
+    throughout) the two logged losses are means of batch losses over four disjoint pairs of the eight rows, i.e.
+    every row is trained on exactly once per epoch, by one of the two processes."""
+    import itertools
+
+    import torch
+    from accelerate.utils import set_seed
+
     d, target, pool = workdir
     config = write_config(d / "ddp.json", target, pool, d / "ddp")
-    assert train_two_processes(config, "steps=2") == [1, 2]
+    assert train_two_processes(config, "steps=2", "lr=0") == [1, 2]
     assert (d / "ddp" / "final" / "draft_vocab.json").exists()
+    logged = [json.loads(line)["loss"] for line in (d / "ddp" / "log.jsonl").read_text().splitlines()]
+
+    cfg = load_config(config)
+    task = build_task(cfg.task, cfg.task_args)
+    set_seed(cfg.seed)  # as train() does before building the net: the same initial weights
+    model = task.model().eval()
+    rows = task.dataset()
+    with torch.no_grad():
+        pair_loss = {pair: float(task.loss(model, task.collate([rows[i] for i in pair])))
+                     for pair in itertools.combinations(range(len(rows)), 2)}
+    matches = [(a, b, c, e) for a, b, c, e in itertools.permutations(pair_loss, 4)
+               if len({*a, *b, *c, *e}) == 8
+               and abs((pair_loss[a] + pair_loss[b]) / 2 - logged[0]) < 1e-5
+               and abs((pair_loss[c] + pair_loss[e]) / 2 - logged[1]) < 1e-5]
+    assert matches, f"the logged losses {logged} are not means over a partition of the rows into batches"
 
 
 def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
-    d, target, pool = workdir
+    d, _, pool = workdir
+    target = save_copying_checkpoint(d / "copying-target")  # answers it distils are learnable: drafts get accepted
     model, tokenizer = load_model(target, dtype="float32", device="cpu")
     distilled = d / "distilled.jsonl"
     with JsonlStore(distilled) as store:
@@ -97,7 +122,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     assert set(ranked) <= set(task.vocab.target_ids)
     train(pre, task)
     fine = load_config(write_config(d / "fine.json", target, distilled, d / "fine", stage="finetune",
-                                    init_from=str(d / "pre" / "final")))
+                                    init_from=str(d / "pre" / "final")), ["steps=30"])  # enough to copy the target
     train(fine, build_task(fine.task, fine.task_args))
 
     questions = d / "q.jsonl"
@@ -109,6 +134,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
     run.main(["--method", "sd", "--drafter", str(d / "fine" / "final"), "--gamma", "3", "--out", str(d / "sd.jsonl"), *common])
     equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / "sd.jsonl"), "--tie-tolerance", "0"])
+    assert accepted_in_file(d / "sd.jsonl") > 0, "the fine-tuned drafter never had a draft accepted"
 
 
 def test_draft_vocabulary_ranks_answer_tokens_first():

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from lossless import accepted_in_file
 from launch import train_two_processes
-from tiny import save_tiny_checkpoint
+from tiny import save_copying_checkpoint, save_tiny_checkpoint
 from transformers import DynamicCache
 
 from data_generation import hidden_states
@@ -25,14 +26,17 @@ from train.tasks import build_task
 from train.tasks.features import IGNORE
 from train.tasks.medusa import teacher_probs
 
-ANSWERS = ["The file was saved.", "The network is unreachable.", "Please wait a moment.", "The printer is out of paper.",
-           "The connection was closed.", "An error occurred.", "The password is wrong.", "The session has expired."]
+# The tiny target copies its last token (below), so its own answers are runs of one token, and so are these: heads
+# trained on them learn what the target does, and their drafts must then be accepted (a random target's answers
+# would be noise no head learns in 30 steps). Runs of 62 letters and digits give the 48-token draft vocabulary.
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+ANSWERS = [" " + " ".join(c * 4 for c in LETTERS[i::8]) + " ::::::::" for i in range(8)]
 
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory):
     d = tmp_path_factory.mktemp("eagle")
-    target = save_tiny_checkpoint(d / "target")
+    target = save_copying_checkpoint(d / "target")
     data = d / "distilled.jsonl"
     data.write_text("".join(json.dumps({"id": f"q{i}", "conversations": [
         {"from": "human", "value": f"Translate German to English: Satz {i}\nEnglish:"},
@@ -108,6 +112,7 @@ def test_head_trains_and_drafts_losslessly(dump, name):
             assert len(load_tree(tree[1])) == 6
         run.main(["--method", method, "--head", str(head), *tree, "--out", str(d / f"{name}-{method}.jsonl"), *common])
         equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / f"{name}-{method}.jsonl"), "--tie-tolerance", "0"])
+        assert accepted_in_file(d / f"{name}-{method}.jsonl") > 0, f"the trained {name} head never had a draft accepted"
 
 
 def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):

@@ -65,3 +65,20 @@ def save_tiny_checkpoint(folder, kind: str = "llama", seed: int = 0) -> str:
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return str(folder)
+
+
+def save_copying_checkpoint(folder) -> str:
+    """A tiny checkpoint whose greedy next token is its current one, so its answers are runs of one token that any
+    trained drafter learns at once: no layer adds to the residual stream (attention and MLP outputs zeroed) and the
+    LM head is the embedding, whose best match for e_x is x itself."""
+    from transformers import AutoModelForCausalLM
+
+    save_tiny_checkpoint(folder)
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.lm_head.weight.copy_(model.model.embed_tokens.weight)
+    model.save_pretrained(str(folder))
+    return str(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from itertools import count
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def check_output_dir(cfg: TrainConfig, resume: bool) -> None:
 def train(cfg: TrainConfig, task, resume: bool = False) -> list[dict]:
     """Run cfg.steps optimizer steps; returns the logged records (also in output_dir/log.jsonl)."""
     check_output_dir(cfg, resume)
-    acc = Accelerator(gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
+    # a multi-process launch on a machine without GPUs is DDP over gloo: accelerate joins the other processes on the
+    # CPU only when told so (without it every process would train alone on all the data)
+    cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    acc = Accelerator(cpu=cpu, gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision,
                       dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
     set_seed(cfg.seed)
     out = Path(cfg.output_dir)
