@@ -171,3 +171,28 @@ def test_show_arithmetic(tmp_path, capsys):
     with open(tmp_path / "t-pairwise.csv") as f:
         records = list(csv.DictReader(f))
     assert {(r["model"], r["language"], r["wins"], r["n"]) for r in records} >= {("ar", "de", "1", "4"), ("pld", "all", "1", "4")}
+
+
+@pytest.mark.parametrize("judgment, verdict", [
+    ("The translation is accurate.\nRating: [[8]]", (8.0, None)),
+    ("Fluent but one word is off. [[7.5]]", (7.5, None)),
+    ("Score: [[ 9 / 10 ]]", (9.0, None)),
+    ("[[6]] as said above, [[6]].", (6.0, None)),
+    ("Rating: 8", (None, "no [[N]] rating in the judgment")),
+    ("First [[8]], on reflection [[3]].", (None, "conflicting ratings [3.0, 8.0]")),
+    ("[[11]]", (None, "rating 11 outside 1-10")),
+    ("[[0]]", (None, "rating 0 outside 1-10")),
+])
+def test_ratings_read_from_judgments_written_by_hand(judgment, verdict):
+    assert parse_rating(judgment) == verdict
+
+
+@pytest.mark.parametrize("judgment, verdict", [
+    ("Assistant A keeps the meaning. [[A]]", ("A", None)),
+    ("[[ B ]]", ("B", None)),
+    ("Both are equally good: [[C]]", ("C", None)),
+    ("A is better than B.", (None, "no [[A]], [[B]] or [[C]] verdict in the judgment")),
+    ("[[A]]... no, [[B]]", (None, "conflicting verdicts ['A', 'B']")),
+])
+def test_winners_read_from_judgments_written_by_hand(judgment, verdict):
+    assert parse_winner(judgment) == verdict

@@ -75,8 +75,14 @@ def test_pool_keeps_at_most_g_newest_per_key():
 
 
 def test_sampling_with_lookahead_runs_through_point_masses():
+    """Sampling through lookahead's point-mass nodes (its distribution is tested in test_sampling): a seed gives one
+    answer, another seed another."""
     target = Target(MODELS["llama"]())
-    out = generate([1, 4, 8, 4, 8], target, LookaheadDrafter(Config(window=3, ngram=3)),
-                   GenerationConfig(max_new_tokens=20, accept=AcceptConfig(temperature=0.9)),
-                   generator=torch.Generator().manual_seed(0))
-    assert len(out.tokens) == 20 and sum(out.stats.accept_lengths) == 20
+
+    def sample(seed: int) -> list[int]:
+        return generate([1, 4, 8, 4, 8], target, LookaheadDrafter(Config(window=3, ngram=3)),
+                        GenerationConfig(max_new_tokens=20, accept=AcceptConfig(temperature=0.9)),
+                        generator=torch.Generator().manual_seed(seed)).tokens
+
+    first = sample(0)
+    assert len(first) == 20 and sample(0) == first and sample(1) != first

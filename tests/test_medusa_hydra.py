@@ -18,7 +18,6 @@ from model.hydra.net import new_net as new_hydra
 from model.medusa.drafter import MedusaDrafter
 from model.medusa.net import new_net as new_medusa
 from model.registry import build_drafter
-from model.sd.vocab import DraftVocab
 
 
 CONTEXT = {"context_layers": 1, "context_heads": 2, "context_kv_heads": 2, "context_intermediate_size": 48}  # Hydra++

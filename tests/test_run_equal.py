@@ -108,3 +108,41 @@ def test_equal_accepts_lossless_and_flags_mismatches(checkpoint, questions, tmp_
         equal.main(["--baseline", str(base), "--answers", str(tampered), "--tie-tolerance", "0"])
     out = capsys.readouterr().out
     assert "5/7 turns identical" in out and "MISMATCH" in out and "LENGTH MISMATCH" in out
+
+
+def test_resume_after_sigkill_of_the_process(checkpoint, tmp_path):
+    """A real kill -9 mid-run (no clean-up, no flush at exit): the rerun keeps every row already written, answers the
+    rest exactly once, and its answers equal an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    questions = tmp_path / "many.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": f"q{i}", "category": "chat-en", "turns": [f"Frage {i}"]})
+                                 + "\n" for i in range(40)))
+    killed, whole = tmp_path / "killed.jsonl", tmp_path / "whole.jsonl"
+    argv = ["--method", "pld", "--target", checkpoint, "--questions", str(questions), "--dtype", "float32",
+            "--max-new-tokens", "24", "--warmup", "0"]
+    child = subprocess.Popen([sys.executable, "-m", "evaluation.run", *argv, "--out", str(killed)], cwd=root,
+                             env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and child.poll() is None and \
+            (not killed.exists() or killed.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    before = killed.read_bytes()
+    done = before.count(b"\n")
+    assert 3 <= done < 40, f"the kill came too late to test anything ({done} rows)"
+    run.main([*argv, "--out", str(killed)])
+    after = read_rows(killed)
+    assert killed.read_bytes().startswith(before.rsplit(b"\n", 1)[0])  # every complete row kept, byte for byte
+    assert sorted(r["question_id"] for r in after) == sorted(f"q{i}" for i in range(40))
+    run.main([*argv, "--out", str(whole)])
+    tokens = lambda rows: {r["question_id"]: r["choices"][0]["token_ids"] for r in rows}  # noqa: E731
+    assert tokens(after) == tokens(read_rows(whole))

@@ -50,12 +50,22 @@ def test_size_sweep_end_to_end(tiny_setup):
     rows = size_sweep.main(argv)
     assert [(r["drafter"], r["gamma"]) for r in rows] == [("small", 1), ("small", 3), ("large", 1), ("large", 3)]
     assert rows[0]["params_M"] < rows[2]["params_M"]
-    for r in rows:
-        assert 0 <= r["alpha"] <= 1 and r["cost_ratio"] > 0 and r["speedup"] > 0
-        assert r["predicted"] == pytest.approx(expected_speedup(r["alpha"], r["gamma"], r["cost_ratio"]))
-        assert r["verify"] > 0 and r["predicted_v"] == pytest.approx(
-            expected_speedup(r["alpha"], r["gamma"], r["cost_ratio"], r["verify"]))
-        assert r["tokens_per_step"] == pytest.approx(expected_tokens(r["alpha"], r["gamma"]), abs=1e-6)
+    ar = [json.loads(line)["choices"][0] for line in (d / "sweep" / "ar.jsonl").read_text().splitlines()]
+    for r in rows:  # every number of a row, recomputed by hand from its answer file and ar's
+        sd = [json.loads(line)["choices"][0] for line in
+              (d / "sweep" / f"sd-{r['drafter']}-g{r['gamma']}.jsonl").read_text().splitlines()]
+        steps = [n for c in sd for n in c["accept_lengths"][1:]]  # one turn each: the first entry is the prefill
+        tokens = sum(steps) / len(steps)
+        assert r["tokens_per_step"] == pytest.approx(tokens)
+        assert 0 <= r["alpha"] <= 1 and expected_tokens(r["alpha"], r["gamma"]) == pytest.approx(tokens, abs=1e-6)
+        assert r["MAT"] == pytest.approx(sum(n for c in sd for n in c["accept_lengths"]) /
+                                         sum(len(c["accept_lengths"]) for c in sd))
+        rate = lambda c: sum(c["new_tokens"]) / sum(c["wall_time"])  # noqa: E731
+        assert r["speedup"] == pytest.approx(sum(map(rate, sd)) / sum(map(rate, ar)))
+        assert r["cost_ratio"] > 0 and r["verify"] > 0
+        assert r["predicted"] == pytest.approx(expected_tokens(r["alpha"], r["gamma"]) / (r["gamma"] * r["cost_ratio"] + 1))
+        assert r["predicted_v"] == pytest.approx(
+            expected_tokens(r["alpha"], r["gamma"]) / (r["gamma"] * r["cost_ratio"] + r["verify"]))
     assert rows[0]["verify"] == rows[2]["verify"]  # the target's own cost, measured once per γ
     for name in ("sweep.md", "sweep.csv", "sweep.json", "speedup.png"):
         assert (d / "sweep" / name).stat().st_size > 0

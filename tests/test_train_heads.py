@@ -10,7 +10,7 @@ import pytest
 import torch
 from lossless import accepted_in_file
 from launch import train_two_processes
-from tiny import save_copying_checkpoint, save_tiny_checkpoint
+from tiny import save_copying_checkpoint
 from transformers import DynamicCache
 
 from data_generation import hidden_states
