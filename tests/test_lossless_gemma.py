@@ -33,6 +33,8 @@ from model.pld.drafter import PromptLookupDrafter
 from model.sd.drafter import Config as SdConfig
 from model.sd.drafter import DraftModelDrafter
 
+pytestmark = pytest.mark.slow  # the real target: most of the suite's time
+
 
 STORY = " ".join(f"Item {i}: the {['red', 'green', 'blue'][i % 3]} box holds {i * 7 % 13} apples." for i in range(60))
 LONG_PROMPT = STORY + "\nQuestion: what does item 61 say?\nAnswer:"  # longer than Gemma 3's 512-token window
