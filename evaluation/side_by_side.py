@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from data_processing.errors import run_command
 from evaluation import speed
 from evaluation.run import AnswerRun
 from model.common.zoo import load_model
@@ -102,4 +103,4 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -25,6 +25,7 @@ from fastchat.protocol.openai_api_protocol import (ChatCompletionRequest, ChatCo
                                                    CompletionResponse, CompletionResponseChoice, ModelCard,
                                                    ModelList, UsageInfo)
 
+from data_processing.errors import run_command
 from llm_judge.engine import Engine
 from model.registry import METHODS, method_module
 
@@ -225,4 +226,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

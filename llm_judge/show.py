@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from data_processing.errors import run_command
 from evaluation.jsonl_store import read_rows
 from evaluation.tables import markdown_table
 
@@ -132,4 +133,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)
