@@ -45,8 +45,10 @@ def _methods(table: Sequence[SummaryRow]) -> list[str]:
 def _overall_cells(r: SummaryRow) -> list[str]:
     std = "" if math.isnan(r.speedup_std) else f" ± {r.speedup_std:.3f}"
     mat = "–" if math.isnan(r.mat) else f"{r.mat:.3f}"
+    share = lambda x: "–" if math.isnan(x) else f"{x:.2f}"  # noqa: E731
     return [r.label, str(r.runs), str(r.questions), f"{r.speedup:.3f}{std}", f"{r.total_token_ratio:.3f}", mat,
-            f"{r.mean_new_tokens:.1f}", f"{r.baseline_mean_new_tokens:.1f}"]
+            f"{r.mean_new_tokens:.1f}", f"{r.baseline_mean_new_tokens:.1f}", f"{share(r.hit_limit)} / {share(r.baseline_hit_limit)}",
+            f"{share(r.repeated)} / {share(r.baseline_repeated)}", r.flag]
 
 
 def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_file: str) -> str:
@@ -68,10 +70,13 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
         "## Overall",
         "",
         "Mean tokens sits next to speed: a method that generates longer (e.g. repetitive) output than the "
-        "baseline can look faster without being so.",
+        "baseline can look faster without being so. Hit limit: share of answers stopped by max_new_tokens; "
+        "repeated: share of tokens inside a 4-gram said twice in one answer (method / baseline). DEGENERATE: more "
+        "than half of either, for the method or its baseline: its speedup is the speed of a loop, not of answering.",
         "",
         markdown_table(
-            ["method", "runs", "questions", "speedup", "total-token ratio", "MAT", "mean tokens", "baseline mean tokens"],
+            ["method", "runs", "questions", "speedup", "total-token ratio", "MAT", "mean tokens", "baseline mean tokens",
+             "hit limit", "repeated", "flag"],
             (_overall_cells(r) for r in table if r.category == OVERALL),
         ),
     ]
@@ -93,7 +98,12 @@ def plot_speedup(table: Sequence[SummaryRow], path: Path) -> None:
         errs = [0.0 if r is None or math.isnan(r.speedup_std) else r.speedup_std for r in rows]
         # Error bars only for methods with repeated runs; zero-height caps would look like data.
         yerr = errs if any(errs) else None
-        ax.bar(x - 0.4 + width * (i + 0.5), heights, width, yerr=yerr, capsize=3, label=label)
+        flagged = any(r is not None and r.flag for r in rows)
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), heights, width, yerr=yerr, capsize=3,
+                      label=f"{label} (DEGENERATE)" if flagged else label)
+        for bar, r in zip(bars, rows):
+            if r is not None and r.flag:  # hatched: the speed of a loop or of cut answers
+                bar.set_hatch("xx")
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="baseline (1.0×)")
     ax.set_xticks(x, cats, rotation=20 if len(cats) > 4 else 0, ha="right" if len(cats) > 4 else "center")
     ax.set_xlabel("category")

@@ -9,6 +9,9 @@ Definitions (DESIGN.md section 4), computed on the questions present in both the
   MAT (tau)         = sum(accept_lengths) / len(accept_lengths) over all target forwards (plain decoding = 1.0)
   mean new tokens   = mean tokens generated per question, shown so that longer (e.g. repetitive) output
                       cannot pass for speed.
+  hit limit         = share of answered turns that stopped at max_new_tokens (method and baseline)
+  repeated          = share of answer tokens inside a 4-gram said twice in the same answer (method and baseline);
+                      a run with either above 0.5 is flagged DEGENERATE (evaluation.degenerate).
 Several files of the same method (repeated runs) are averaged, with the sample std of the speedup across them.
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from evaluation.degenerate import is_degenerate, limit_share, repetition
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
 from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
@@ -45,6 +49,10 @@ class Metrics:
     baseline_mean_new_tokens: float
     tokens_per_s: float  # mean per-question tokens/s of the method
     baseline_tokens_per_s: float  # the same for the baseline, on the same questions
+    hit_limit: float = math.nan  # share of turns stopped by max_new_tokens (nan: the rows do not record the limit)
+    baseline_hit_limit: float = math.nan
+    repeated: float = 0.0  # share of answer tokens inside repeated 4-grams
+    baseline_repeated: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,22 @@ class SummaryRow:
     baseline_mean_new_tokens: float
     tokens_per_s: float
     baseline_tokens_per_s: float
+    hit_limit: float = math.nan
+    baseline_hit_limit: float = math.nan
+    repeated: float = 0.0
+    baseline_repeated: float = 0.0
+
+    @property
+    def flag(self) -> str:
+        """'DEGENERATE' when most answers (of the method or of its baseline) hit the limit or repeat themselves."""
+        method = is_degenerate(None if math.isnan(self.hit_limit) else self.hit_limit, self.repeated)
+        base = is_degenerate(None if math.isnan(self.baseline_hit_limit) else self.baseline_hit_limit,
+                             self.baseline_repeated)
+        return "DEGENERATE" if method or base else ""
+
+
+def _share(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def method_label(method: str, lossy: bool) -> str:
@@ -124,6 +148,10 @@ def compute_metrics(pairs: Sequence[tuple[Row, Row]]) -> Metrics:
         baseline_mean_new_tokens=base_tokens / len(pairs),
         tokens_per_s=meth_tps,
         baseline_tokens_per_s=base_tps,
+        hit_limit=_share(limit_share([m for _, m in pairs])),
+        baseline_hit_limit=_share(limit_share([b for b, _ in pairs])),
+        repeated=repetition([m for _, m in pairs]),
+        baseline_repeated=repetition([b for b, _ in pairs]),
     )
 
 
@@ -183,6 +211,10 @@ def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRo
         baseline_mean_new_tokens=mean("baseline_mean_new_tokens"),
         tokens_per_s=mean("tokens_per_s"),
         baseline_tokens_per_s=mean("baseline_tokens_per_s"),
+        hit_limit=mean("hit_limit"),
+        baseline_hit_limit=mean("baseline_hit_limit"),
+        repeated=mean("repeated"),
+        baseline_repeated=mean("baseline_repeated"),
     )
 
 
@@ -211,8 +243,14 @@ COLUMNS = [
     ("baseline mean tokens", "baseline_mean_new_tokens"),
     ("tokens/s", "tokens_per_s"),
     ("baseline tokens/s", "baseline_tokens_per_s"),
+    ("hit limit", "hit_limit"),
+    ("baseline hit limit", "baseline_hit_limit"),
+    ("repeated", "repeated"),
+    ("baseline repeated", "baseline_repeated"),
+    ("flag", "flag"),
 ]
-_DIGITS = {"tokens_per_s": 1, "baseline_tokens_per_s": 1, "mean_new_tokens": 1, "baseline_mean_new_tokens": 1}
+_DIGITS = {"tokens_per_s": 1, "baseline_tokens_per_s": 1, "mean_new_tokens": 1, "baseline_mean_new_tokens": 1,
+           "hit_limit": 2, "baseline_hit_limit": 2, "repeated": 2, "baseline_repeated": 2}
 
 
 def _cell(row: SummaryRow, field: str) -> str:
@@ -254,6 +292,12 @@ def _metrics_json(m: Metrics) -> dict[str, Any]:
         "baseline_mean_new_tokens": m.baseline_mean_new_tokens,
         "tokens_per_s": m.tokens_per_s,
         "baseline_tokens_per_s": m.baseline_tokens_per_s,
+        "hit_limit": None if math.isnan(m.hit_limit) else m.hit_limit,
+        "baseline_hit_limit": None if math.isnan(m.baseline_hit_limit) else m.baseline_hit_limit,
+        "repeated": m.repeated,
+        "baseline_repeated": m.baseline_repeated,
+        "degenerate": any(is_degenerate(None if math.isnan(limit) else limit, repeated) for limit, repeated in
+                          ((m.hit_limit, m.repeated), (m.baseline_hit_limit, m.baseline_repeated))),
         "questions": m.questions,
     }
 

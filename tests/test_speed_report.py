@@ -217,3 +217,46 @@ def test_files_with_other_method_options_are_not_repeated_runs(tmp_path):
     assert set(overall) == {"sd [drafter=pre]", "sd [drafter=fine]"}
     assert overall["sd [drafter=pre]"].runs == 1 and overall["sd [drafter=pre]"].speedup == pytest.approx(1.0)
     assert overall["sd [drafter=fine]"].runs == 2 and overall["sd [drafter=fine]"].speedup == pytest.approx(3.0)
+
+
+def test_repetition_and_length_limit_by_hand():
+    from evaluation.degenerate import limit_share, repeated_tokens, repetition
+
+    # "a b c d a b c d x": the 4-gram a b c d occurs twice -> positions 0-3 and 4-7 marked, x not: 8 of 9
+    assert repeated_tokens(list("abcdabcdx")) == 8
+    assert repeated_tokens(list("abcdefgh")) == 0
+    # "a b c d e b c d e": b c d e twice (1-4, 5-8): 8 of 9
+    assert repeated_tokens(list("abcdebcde")) == 8
+    looping = row("q1", "de", "ar", [9], [1.0], [1] * 9, config={"max_new_tokens": 9})
+    looping["choices"][0]["token_ids"] = [[5, 6, 7, 8, 5, 6, 7, 8, 4]]
+    fine = row("q2", "de", "ar", [3], [1.0], [1] * 3, config={"max_new_tokens": 9})
+    fine["choices"][0]["token_ids"] = [[1, 2, 3]]
+    assert repetition([looping, fine]) == pytest.approx(8 / 12)
+    assert limit_share([looping, fine]) == 0.5 and limit_share([row("q3", "de", "ar", [2], [1.0], [1, 1])]) is None
+
+
+def test_a_repetition_loop_is_flagged_in_every_output(tmp_path):
+    """The issue's case: a base model loops to the length limit, pld copies the loop and looks fast."""
+    loop = [[7, 8, 9, 10] * 6]  # 24 tokens, all inside the repeated 4-gram, at the limit of 24
+    rows = {}
+    for method, time_s, accept in (("ar", 2.4, [1] * 24), ("pld", 0.6, [1, 5, 5, 5, 5, 3])):
+        rows[method] = [row(f"q{i}", "de", method, [24], [time_s], accept, config={"max_new_tokens": 24})
+                        for i in range(3)]
+        for r in rows[method]:
+            r["choices"][0]["token_ids"] = loop
+    ar, pld = write(tmp_path / "ar.jsonl", rows["ar"]), write(tmp_path / "pld.jsonl", rows["pld"])
+    (result,) = evaluate(ar, [pld])
+    assert result.overall.speedup == pytest.approx(4.0)
+    assert result.overall.hit_limit == 1.0 and result.overall.repeated == 1.0 and result.overall.baseline_repeated == 1.0
+    (summary,) = [r for r in summarize([result]) if r.category == "overall"]
+    assert summary.flag == "DEGENERATE"
+    assert "DEGENERATE" in to_markdown(summarize([result])) and to_json([result])[0]["degenerate"] is True
+    paths = write_report(ar, [pld], tmp_path / "report")
+    assert "| DEGENERATE |" in paths[0].read_text()
+
+    healthy = [row(f"q{i}", "de", "pld", [6], [0.3], [3, 3], config={"max_new_tokens": 24}) for i in range(3)]
+    for r in healthy:
+        r["choices"][0]["token_ids"] = [[1, 2, 3, 4, 5, 6]]
+    (ok,) = evaluate(write(tmp_path / "ar-ok.jsonl", [dict(r, method="ar") for r in healthy]),
+                     [write(tmp_path / "pld-ok.jsonl", healthy)])
+    assert [r.flag for r in summarize([ok])] == ["", ""]
