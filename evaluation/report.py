@@ -48,7 +48,12 @@ def _overall_cells(r: SummaryRow) -> list[str]:
     share = lambda x: "–" if math.isnan(x) else f"{x:.2f}"  # noqa: E731
     return [r.label, str(r.runs), str(r.questions), f"{r.speedup:.3f}{std}", f"{r.total_token_ratio:.3f}", mat,
             f"{r.mean_new_tokens:.1f}", f"{r.baseline_mean_new_tokens:.1f}", f"{share(r.hit_limit)} / {share(r.baseline_hit_limit)}",
-            f"{share(r.repeated)} / {share(r.baseline_repeated)}", r.flag]
+            f"{share(r.repeated)} / {share(r.baseline_repeated)}", quality(r.chrf, r.baseline_chrf),
+            quality(r.bleu, r.baseline_bleu), r.flag]
+
+
+def quality(score: float, baseline: float) -> str:
+    return "–" if math.isnan(score) else f"{score:.1f} / {baseline:.1f}"
 
 
 def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_file: str) -> str:
@@ -72,11 +77,12 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
         "Mean tokens sits next to speed: a method that generates longer (e.g. repetitive) output than the "
         "baseline can look faster without being so. Hit limit: share of answers stopped by max_new_tokens; "
         "repeated: share of tokens inside a 4-gram said twice in one answer (method / baseline). DEGENERATE: more "
-        "than half of either, for the method or its baseline: its speedup is the speed of a loop, not of answering.",
+        "than half of either, for the method or its baseline: its speedup is the speed of a loop, not of answering. "
+        "chrF and BLEU (sacrebleu, method / baseline) against the question file's references, given --questions.",
         "",
         markdown_table(
             ["method", "runs", "questions", "speedup", "total-token ratio", "MAT", "mean tokens", "baseline mean tokens",
-             "hit limit", "repeated", "flag"],
+             "hit limit", "repeated", "chrF", "BLEU", "flag"],
             (_overall_cells(r) for r in table if r.category == OVERALL),
         ),
     ]
@@ -141,9 +147,10 @@ def plot_accept_lengths(results: Sequence[FileResult], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(baseline_file: str | Path, answer_files: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
+def write_report(baseline_file: str | Path, answer_files: Sequence[str | Path], out_dir: str | Path,
+                 questions: str | Path | None = None) -> list[Path]:
     """Evaluates the files and writes report.md, speedup.png and accept_lengths.png into out_dir."""
-    results = evaluate(baseline_file, answer_files)
+    results = evaluate(baseline_file, answer_files, questions)
     table = summarize(results)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,9 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", required=True, help="answer file of plain decoding (method 'ar')")
     parser.add_argument("--answers", required=True, nargs="+", help="answer files of the methods to compare")
     parser.add_argument("--out-dir", required=True, help="folder for report.md and the PNG plots")
+    parser.add_argument("--questions", default=None, help="question file with references: chrF and BLEU next to speed")
     args = parser.parse_args(argv)
     try:
-        paths = write_report(args.baseline, args.answers, args.out_dir)
+        paths = write_report(args.baseline, args.answers, args.out_dir, args.questions)
     except ValueError as e:  # AnswerFileError included: report it without a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

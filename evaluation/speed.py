@@ -12,6 +12,8 @@ Definitions (DESIGN.md section 4), computed on the questions present in both the
   hit limit         = share of answered turns that stopped at max_new_tokens (method and baseline)
   repeated          = share of answer tokens inside a 4-gram said twice in the same answer (method and baseline);
                       a run with either above 0.5 is flagged DEGENERATE (evaluation.degenerate).
+  chrF, BLEU        = corpus scores (sacrebleu) of the first turns against the question file's references, with
+                      --questions; a greedy lossless method must score exactly as the baseline (checked).
 Several files of the same method (repeated runs) are averaged, with the sample std of the speedup across them.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evaluation.degenerate import is_degenerate, limit_share, repetition
+from evaluation.quality import corpus_scores, load_references
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
 from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
@@ -53,6 +56,10 @@ class Metrics:
     baseline_hit_limit: float = math.nan
     repeated: float = 0.0  # share of answer tokens inside repeated 4-grams
     baseline_repeated: float = 0.0
+    chrf: float = math.nan  # corpus chrF against the references (nan: no references given or none matched)
+    baseline_chrf: float = math.nan
+    bleu: float = math.nan
+    baseline_bleu: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class FileResult:
     accept_lengths: list[int]  # every matched question's accept lengths, for histograms
     options: dict[str, Any] = field(default_factory=dict)  # the method's options (config.method_options)
     settings_checked: bool = True  # False: a file without a recorded configuration (e.g. Spec-Bench's own)
+    greedy: bool = False  # recorded at temperature 0: a lossless method must then write (and score) as the baseline
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,10 @@ class SummaryRow:
     baseline_hit_limit: float = math.nan
     repeated: float = 0.0
     baseline_repeated: float = 0.0
+    chrf: float = math.nan
+    baseline_chrf: float = math.nan
+    bleu: float = math.nan
+    baseline_bleu: float = math.nan
 
     @property
     def flag(self) -> str:
@@ -126,8 +138,8 @@ def match_questions(baseline: Sequence[Row], rows: Sequence[Row], name: str = "a
     return pairs
 
 
-def compute_metrics(pairs: Sequence[tuple[Row, Row]]) -> Metrics:
-    """Metrics over matched (baseline, method) pairs; pure arithmetic, no I/O."""
+def compute_metrics(pairs: Sequence[tuple[Row, Row]], references: dict | None = None) -> Metrics:
+    """Metrics over matched (baseline, method) pairs (quality against `references`, question_id -> text); no I/O."""
     if not pairs:
         raise ValueError("no matched questions to compute metrics on")
     base_tps = statistics.fmean(tokens_per_second(b) for b, _ in pairs)
@@ -139,6 +151,8 @@ def compute_metrics(pairs: Sequence[tuple[Row, Row]]) -> Metrics:
     if base_tokens == 0:
         raise ValueError("the baseline generated 0 tokens on the matched questions; speedup is undefined")
     steps = [a for _, m in pairs for a in accept_lengths(m)]
+    quality = corpus_scores([m for _, m in pairs], references or {}) or (math.nan, math.nan)
+    base_quality = corpus_scores([b for b, _ in pairs], references or {}) or (math.nan, math.nan)
     return Metrics(
         questions=len(pairs),
         speedup=meth_tps / base_tps,
@@ -152,10 +166,11 @@ def compute_metrics(pairs: Sequence[tuple[Row, Row]]) -> Metrics:
         baseline_hit_limit=_share(limit_share([b for b, _ in pairs])),
         repeated=repetition([m for _, m in pairs]),
         baseline_repeated=repetition([b for b, _ in pairs]),
+        chrf=quality[0], baseline_chrf=base_quality[0], bleu=quality[1], baseline_bleu=base_quality[1],
     )
 
 
-def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str) -> FileResult:
+def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str, references: dict | None = None) -> FileResult:
     """Overall and per-category metrics of one answer file against the baseline rows."""
     pairs = match_questions(baseline, rows, file)
     by_cat: dict[str, list[tuple[Row, Row]]] = {}
@@ -167,11 +182,12 @@ def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str) -> Fi
         method=rows[0]["method"],
         lossy=is_lossy(rows[0]),
         run=runs.pop() if len(runs) == 1 else ",".join(sorted(runs)),
-        overall=compute_metrics(pairs),
-        categories={cat: compute_metrics(p) for cat, p in sorted(by_cat.items())},
+        overall=compute_metrics(pairs, references),
+        categories={cat: compute_metrics(p, references) for cat, p in sorted(by_cat.items())},
         unmatched=len(rows) - len(pairs),
         accept_lengths=[a for _, m in pairs for a in accept_lengths(m)],
         options=(rows[0].get("config") or {}).get("method_options") or {},
+        greedy=(rows[0].get("config") or {}).get("temperature") == 0,
     )
 
 
@@ -215,6 +231,7 @@ def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRo
         baseline_hit_limit=mean("baseline_hit_limit"),
         repeated=mean("repeated"),
         baseline_repeated=mean("baseline_repeated"),
+        chrf=mean("chrf"), baseline_chrf=mean("baseline_chrf"), bleu=mean("bleu"), baseline_bleu=mean("baseline_bleu"),
     )
 
 
@@ -247,10 +264,15 @@ COLUMNS = [
     ("baseline hit limit", "baseline_hit_limit"),
     ("repeated", "repeated"),
     ("baseline repeated", "baseline_repeated"),
+    ("chrF", "chrf"),
+    ("baseline chrF", "baseline_chrf"),
+    ("BLEU", "bleu"),
+    ("baseline BLEU", "baseline_bleu"),
     ("flag", "flag"),
 ]
 _DIGITS = {"tokens_per_s": 1, "baseline_tokens_per_s": 1, "mean_new_tokens": 1, "baseline_mean_new_tokens": 1,
-           "hit_limit": 2, "baseline_hit_limit": 2, "repeated": 2, "baseline_repeated": 2}
+           "hit_limit": 2, "baseline_hit_limit": 2, "repeated": 2, "baseline_repeated": 2,
+           "chrf": 1, "baseline_chrf": 1, "bleu": 1, "baseline_bleu": 1}
 
 
 def _cell(row: SummaryRow, field: str) -> str:
@@ -296,6 +318,8 @@ def _metrics_json(m: Metrics) -> dict[str, Any]:
         "baseline_hit_limit": None if math.isnan(m.baseline_hit_limit) else m.baseline_hit_limit,
         "repeated": m.repeated,
         "baseline_repeated": m.baseline_repeated,
+        **{key: None if math.isnan(getattr(m, key)) else getattr(m, key)
+           for key in ("chrf", "baseline_chrf", "bleu", "baseline_bleu")},
         "degenerate": any(is_degenerate(None if math.isnan(limit) else limit, repeated) for limit, repeated in
                           ((m.hit_limit, m.repeated), (m.baseline_hit_limit, m.baseline_repeated))),
         "questions": m.questions,
@@ -334,10 +358,12 @@ def settings_differences(baseline: Row, row: Row) -> list[str] | None:
                     if key in env and key in base_env and env[key] != base_env[key]]
 
 
-def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path]) -> list[FileResult]:
+def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
+             questions: str | Path | None = None) -> list[FileResult]:
     """Loads the baseline and every answer file and evaluates each one against the baseline. The baseline must be
     plain decoding, made with the same settings as each file (target, length limit, sampling, dtype, device)."""
     baseline = load_answers(baseline_file)
+    references = load_references(questions) if questions else None
     if baseline[0]["method"] != "ar":
         raise AnswerFileError(f"{baseline_file}: the baseline was made with method {baseline[0]['method']!r}; "
                               "speedups are measured against plain decoding (method 'ar')")
@@ -348,7 +374,7 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path]) -> l
         if diffs:
             raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
                                   f"({'; '.join(diffs)}): its speedup would not compare like with like")
-        result = evaluate_file(baseline, rows, str(f))
+        result = evaluate_file(baseline, rows, str(f), references)
         results.append(dataclasses.replace(result, settings_checked=diffs is not None))
     return results
 
@@ -360,8 +386,16 @@ def match_notes(results: Sequence[FileResult], baseline_file: str | Path) -> lis
         + (f", {r.unmatched} without a baseline answer ignored" if r.unmatched else "")
         + ("; WARNING: settings not checked against the baseline (a file without a recorded configuration)"
            if not r.settings_checked else "")
+        + (f"; WARNING: greedy and lossless, yet chrF {r.overall.chrf:.2f} differs from the baseline's "
+           f"{r.overall.baseline_chrf:.2f} on the same questions" if quality_differs(r) else "")
         for r in results
     ]
+
+
+def quality_differs(r: FileResult) -> bool:
+    """A greedy lossless method whose answers score otherwise than the baseline's: it did not write the same text."""
+    m = r.overall
+    return r.greedy and not r.lossy and not math.isnan(m.chrf) and abs(m.chrf - m.baseline_chrf) > 1e-9
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,9 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline", required=True, help="answer file of plain decoding (method 'ar')")
     parser.add_argument("--answers", required=True, nargs="+", help="answer files of the methods to compare")
     parser.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    parser.add_argument("--questions", default=None, help="question file with references: chrF and BLEU next to speed")
     args = parser.parse_args(argv)
     try:
-        results = evaluate(args.baseline, args.answers)
+        results = evaluate(args.baseline, args.answers, args.questions)
     except ValueError as e:  # AnswerFileError included: report it without a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2

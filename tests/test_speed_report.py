@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.answers import AnswerFileError, load_answers
 from evaluation.report import write_report
-from evaluation.speed import evaluate, main, summarize, to_csv, to_json, to_markdown
+from evaluation.speed import evaluate, main, match_notes, summarize, to_csv, to_json, to_markdown
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -260,3 +260,39 @@ def test_a_repetition_loop_is_flagged_in_every_output(tmp_path):
     (ok,) = evaluate(write(tmp_path / "ar-ok.jsonl", [dict(r, method="ar") for r in healthy]),
                      [write(tmp_path / "pld-ok.jsonl", healthy)])
     assert [r.flag for r in summarize([ok])] == ["", ""]
+
+
+def test_chrf_and_bleu_next_to_speed_against_hand_made_references(tmp_path):
+    import sacrebleu
+
+    questions = tmp_path / "q.jsonl"
+    refs = {"q1": "The file was saved.", "q2": "The network is unreachable."}
+    questions.write_text("".join(json.dumps({"question_id": q, "category": "de", "turns": ["..."], "reference": [r]})
+                                 + "\n" for q, r in refs.items())
+                         + json.dumps({"question_id": "q3", "category": "de", "turns": ["no reference"]}) + "\n")
+    texts = {"ar": ["The file was saved.", "The network cannot be reached.", "x"],
+             "pld": ["The file was saved.", "The network cannot be reached.", "x"],  # greedy lossless: same text
+             "typical": ["A file got saved.", "The network is unreachable.", "y"]}  # lossy: other text
+    files = {}
+    for method, answers in texts.items():
+        rows = [row(q, "de", "ar" if method == "ar" else method, [4], [1.0], [1, 1, 1, 1],
+                    config={"temperature": 0.0},
+                    **({"lossy": True} if method == "typical" else {})) for q in ("q1", "q2", "q3")]
+        for r, text in zip(rows, answers):
+            r["choices"][0]["turns"] = [text]
+        files[method] = write(tmp_path / f"{method}.jsonl", rows)
+    pld, typical = evaluate(files["ar"], [files["pld"], files["typical"]], questions)
+    hand = lambda answers: (sacrebleu.corpus_chrf(answers[:2], [list(refs.values())]).score,  # noqa: E731
+                            sacrebleu.corpus_bleu(answers[:2], [list(refs.values())]).score)
+    assert (pld.overall.chrf, pld.overall.bleu) == pytest.approx(hand(texts["pld"]))
+    assert (pld.overall.baseline_chrf, pld.overall.baseline_bleu) == pytest.approx(hand(texts["ar"]))
+    assert pld.overall.chrf == pld.overall.baseline_chrf  # greedy lossless scores exactly as ar
+    assert (typical.overall.chrf, typical.overall.bleu) == pytest.approx(hand(texts["typical"]))
+    assert typical.overall.chrf != typical.overall.baseline_chrf  # lossy: the difference shows
+    assert not any("chrF" in note for note in match_notes([pld, typical], files["ar"]))
+    broken = [dict(r) for r in load_answers(files["pld"])]
+    broken[1] = {**broken[1], "choices": [{**broken[1]["choices"][0], "turns": ["Something else entirely."]}]}
+    (wrong,) = evaluate(files["ar"], [write(tmp_path / "broken.jsonl", broken)], questions)
+    assert "greedy and lossless, yet chrF" in match_notes([wrong], files["ar"])[0]
+    assert to_json([pld])[0]["chrf"] == pytest.approx(pld.overall.chrf)
+    assert "chrF" in write_report(files["ar"], [files["pld"]], tmp_path / "r", questions)[0].read_text()
