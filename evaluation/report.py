@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 
 from data_processing.errors import run_command
 from evaluation.tables import markdown_table
-from evaluation.speed import OVERALL, FileResult, SummaryRow, evaluate, group_runs, match_notes, summarize  # noqa: E402
+from evaluation.speed import (OVERALL, FileResult, SummaryRow, depth_table, evaluate, group_runs,  # noqa: E402
+                              match_notes, summarize)
 
 
 def _speed_cell(row: SummaryRow | None) -> str:
@@ -86,6 +87,12 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
             (_overall_cells(r) for r in table if r.category == OVERALL),
         ),
     ]
+    depths = depth_table(table)
+    if depths:
+        lines += ["", "## Acceptance per draft depth", "",
+                  "The rate at which the draft token at depth d was accepted, given depth d-1 was (for trees, along "
+                  "the accepted path): the product up to d is the chance a step gets d tokens ahead.", "",
+                  depths.rstrip("\n")]
     lines += ["", "## Matched questions", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 

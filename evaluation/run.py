@@ -117,7 +117,8 @@ class Runner:
         self.generator.manual_seed(seed)
         cfg = self.config(question["category"])
         choice: dict[str, list] = {k: [] for k in
-                                   ("turns", "token_ids", "prompt_token_ids", "decoding_steps", "new_tokens", "wall_time", "accept_lengths")}
+                                   ("turns", "token_ids", "prompt_token_ids", "decoding_steps", "new_tokens", "wall_time", "accept_lengths",
+                                    "draft_depths")}
         for i in range(len(question["turns"])):
             ids = prompt_ids(self.tokenizer, self.format, question["turns"][: i + 1], choice["turns"])
             gen = generate(ids, self.target, self.drafter, cfg, self.tokenizer, self.generator)
@@ -128,6 +129,7 @@ class Runner:
             choice["new_tokens"].append(len(gen.tokens))
             choice["wall_time"].append(gen.wall_time)
             choice["accept_lengths"].extend(gen.stats.accept_lengths)
+            choice["draft_depths"].extend(gen.stats.draft_depths)  # per forward, as accept_lengths
         return {"index": 0, **choice}
 
 

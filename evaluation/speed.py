@@ -14,6 +14,8 @@ Definitions (DESIGN.md section 4), computed on the questions present in both the
                       a run with either above 0.5 is flagged DEGENERATE (evaluation.degenerate).
   chrF, BLEU        = corpus scores (sacrebleu) of the first turns against the question file's references, with
                       --questions; a greedy lossless method must score exactly as the baseline (checked).
+  acceptance by depth = rate at which the draft token at depth d was accepted given depth d-1 was
+                      (evaluation.depth_acceptance), for rows that record their drafts' depths.
 Several files of the same method (repeated runs) are averaged, with the sample std of the speedup across them.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evaluation.degenerate import is_degenerate, limit_share, repetition
+from evaluation.depth_acceptance import acceptance_by_depth
 from evaluation.quality import corpus_scores, load_references
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
@@ -60,6 +63,7 @@ class Metrics:
     baseline_chrf: float = math.nan
     bleu: float = math.nan
     baseline_bleu: float = math.nan
+    by_depth: tuple[float, ...] | None = None  # acceptance at draft depth 1, 2, ... (None: depths not recorded)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class SummaryRow:
     baseline_chrf: float = math.nan
     bleu: float = math.nan
     baseline_bleu: float = math.nan
+    by_depth: tuple[float, ...] | None = None
 
     @property
     def flag(self) -> str:
@@ -167,6 +172,7 @@ def compute_metrics(pairs: Sequence[tuple[Row, Row]], references: dict | None = 
         repeated=repetition([m for _, m in pairs]),
         baseline_repeated=repetition([b for b, _ in pairs]),
         chrf=quality[0], baseline_chrf=base_quality[0], bleu=quality[1], baseline_bleu=base_quality[1],
+        by_depth=acceptance_by_depth([m for _, m in pairs]),
     )
 
 
@@ -232,7 +238,16 @@ def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRo
         repeated=mean("repeated"),
         baseline_repeated=mean("baseline_repeated"),
         chrf=mean("chrf"), baseline_chrf=mean("baseline_chrf"), bleu=mean("bleu"), baseline_bleu=mean("baseline_bleu"),
+        by_depth=_mean_by_depth([m.by_depth for m in metrics]),
     )
+
+
+def _mean_by_depth(runs: list[tuple[float, ...] | None]) -> tuple[float, ...] | None:
+    """Per depth, the mean over the runs that reached it."""
+    known = [r for r in runs if r is not None]
+    if not known:
+        return None
+    return tuple(statistics.fmean(r[d] for r in known if len(r) > d) for d in range(max(map(len, known))))
 
 
 def summarize(results: Sequence[FileResult]) -> list[SummaryRow]:
@@ -289,9 +304,25 @@ def _columns(table: Sequence[SummaryRow]) -> list[tuple[str, str]]:
     return [c for c in COLUMNS if c[1] not in ("runs", "speedup_std")]
 
 
+MAX_DEPTH_SHOWN = 8
+
+
+def depth_table(table: Sequence[SummaryRow]) -> str:
+    """Acceptance per draft depth, one line per (method, category) that records it; '' when none does."""
+    rows = [r for r in table if r.by_depth]
+    if not rows:
+        return ""
+    depth = min(max(len(r.by_depth) for r in rows), MAX_DEPTH_SHOWN)
+    cells = ([r.label, r.category, *(f"{r.by_depth[d]:.2f}" if d < len(r.by_depth) else "–" for d in range(depth))]
+             for r in rows)
+    return markdown_table(["method", "category", *(f"depth {d + 1}" for d in range(depth))], cells) + "\n"
+
+
 def to_markdown(table: Sequence[SummaryRow]) -> str:
     cols = _columns(table)
-    return markdown_table([h for h, _ in cols], ([_cell(r, f) for _, f in cols] for r in table)) + "\n"
+    text = markdown_table([h for h, _ in cols], ([_cell(r, f) for _, f in cols] for r in table)) + "\n"
+    depths = depth_table(table)
+    return text + ("\nAcceptance per draft depth (given the depth above was accepted):\n\n" + depths if depths else "")
 
 
 def to_csv(table: Sequence[SummaryRow]) -> str:
@@ -320,6 +351,7 @@ def _metrics_json(m: Metrics) -> dict[str, Any]:
         "baseline_repeated": m.baseline_repeated,
         **{key: None if math.isnan(getattr(m, key)) else getattr(m, key)
            for key in ("chrf", "baseline_chrf", "bleu", "baseline_bleu")},
+        "acceptance_by_depth": None if m.by_depth is None else list(m.by_depth),
         "degenerate": any(is_degenerate(None if math.isnan(limit) else limit, repeated) for limit, repeated in
                           ((m.hit_limit, m.repeated), (m.baseline_hit_limit, m.baseline_repeated))),
         "questions": m.questions,

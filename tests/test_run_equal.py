@@ -110,6 +110,17 @@ def test_equal_accepts_lossless_and_flags_mismatches(checkpoint, questions, tmp_
     assert "5/7 turns identical" in out and "MISMATCH" in out and "LENGTH MISMATCH" in out
 
 
+def test_rows_record_each_forwards_draft_depth(checkpoint, questions, tmp_path):
+    """Per target forward: tokens emitted and how deep its draft reached (the prefill drafts nothing)."""
+    out = tmp_path / "depths.jsonl"
+    run.main(run_args(checkpoint, questions, out, "sd", "--drafter", checkpoint, "--gamma", "3", "--limit", "2"))
+    for row in read_rows(out):
+        choice = row["choices"][0]
+        assert len(choice["draft_depths"]) == len(choice["accept_lengths"])
+        assert choice["draft_depths"][0] == 0 and set(choice["draft_depths"][1:]) == {3}  # a self-drafting chain of 3
+        assert all(a == 4 for a in choice["accept_lengths"][1:-1])  # every draft token accepted
+
+
 def test_resume_after_sigkill_of_the_process(checkpoint, tmp_path):
     """A real kill -9 mid-run (no clean-up, no flush at exit): the rerun keeps every row already written, answers the
     rest exactly once, and its answers equal an uninterrupted run's."""

@@ -296,3 +296,26 @@ def test_chrf_and_bleu_next_to_speed_against_hand_made_references(tmp_path):
     assert "greedy and lossless, yet chrF" in match_notes([wrong], files["ar"])[0]
     assert to_json([pld])[0]["chrf"] == pytest.approx(pld.overall.chrf)
     assert "chrF" in write_report(files["ar"], [files["pld"]], tmp_path / "r", questions)[0].read_text()
+
+
+def test_acceptance_per_depth_from_hand_made_rows(tmp_path):
+    from evaluation.depth_acceptance import acceptance_by_depth, depth_counts
+
+    # steps (emitted, draft depth): prefill (1, 0) counts nowhere; (4, 3) accepted all 3 -> passes d1 d2 d3;
+    # (2, 3) accepted 1 -> passes d1, fails d2, never tries d3; (1, 3) accepted 0 -> fails d1;
+    # (3, 5) accepted 2 -> passes d1 d2, fails d3
+    r = row("q1", "de", "eagle2", [10], [1.0], [1, 4, 2, 1, 3])
+    r["choices"][0]["draft_depths"] = [0, 3, 3, 3, 5]
+    tried, passed = depth_counts([r])
+    assert (tried, passed) == ([4, 3, 2], [3, 2, 1])
+    assert acceptance_by_depth([r]) == pytest.approx((3 / 4, 2 / 3, 1 / 2))
+    old = row("q1", "de", "eagle2", [10], [1.0], [1, 4])  # written before depths were recorded
+    assert acceptance_by_depth([r, old]) is None
+
+    ar = write(tmp_path / "ar.jsonl", [row("q1", "de", "ar", [10], [2.0], [1] * 10)])
+    (result,) = evaluate(ar, [write(tmp_path / "eagle2.jsonl", [r])])
+    assert result.overall.by_depth == pytest.approx((0.75, 2 / 3, 0.5))
+    assert to_json([result])[0]["acceptance_by_depth"] == pytest.approx([0.75, 2 / 3, 0.5])
+    text = to_markdown(summarize([result]))
+    assert "| depth 1 | depth 2 | depth 3 |" in text and "| 0.75 | 0.67 | 0.50 |" in text
+    assert "## Acceptance per draft depth" in write_report(ar, [tmp_path / "eagle2.jsonl"], tmp_path / "r")[0].read_text()

@@ -124,7 +124,7 @@ def generate(
         with clock.time("forward"):
             verdict = target.verify(state, draft, cfg.accept, layers, generator, node_argmax)
         emitted = commit(state, verdict, stopper)
-        state.stats.record(emitted, len(draft))
+        state.stats.record(emitted, len(draft), draft.depth)
         if not state.finished:
             with clock.time("draft"):
                 drafter.update(state, verdict)

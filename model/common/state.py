@@ -34,12 +34,14 @@ class Stats:
 
     accept_lengths: list[int] = field(default_factory=list)
     draft_sizes: list[int] = field(default_factory=list)
+    draft_depths: list[int] = field(default_factory=list)  # how deep each step's draft reached (0: prefill, no draft)
     forward_time: float = 0.0  # seconds inside target forwards (measured when profiling)
     draft_time: float = 0.0  # seconds inside drafter propose/update (measured when profiling)
 
-    def record(self, emitted: int, draft_size: int) -> None:
+    def record(self, emitted: int, draft_size: int, draft_depth: int = 0) -> None:
         self.accept_lengths.append(emitted)
         self.draft_sizes.append(draft_size)
+        self.draft_depths.append(draft_depth)
 
     @property
     def mean_accepted(self) -> float:

@@ -55,6 +55,13 @@ class Draft:
             kids[p + 1].append(i)
         return kids
 
+    @property
+    def depth(self) -> int:
+        """How deep the draft reaches (0 for no draft): the most draft tokens one step could accept."""
+        if self.is_chain():
+            return len(self.tokens)
+        return max(self.depths(), default=0)
+
     def depths(self) -> list[int]:
         """Depth of each node; the root's children have depth 1."""
         depth: list[int] = []
