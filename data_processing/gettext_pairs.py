@@ -176,6 +176,24 @@ def _order_key(seed: int, pair: Pair) -> str:
     return hashlib.sha256(f"{seed}\x00{norm_key(pair.english)}\x00{norm_key(pair.source)}".encode()).hexdigest()
 
 
+# A "long" item: an English side of at least this many words. Counted on the English side because the answers are
+# English (answer length is what speculation scales with) and because Japanese and Chinese sources have no spaces.
+LONG_WORDS = 15
+
+
+def is_long(pair: Pair) -> bool:
+    return len(pair.english.split()) >= LONG_WORDS
+
+
+def split_long(pool: list[Pair], n_long: int) -> tuple[list[Pair], list[Pair]]:
+    """(long, rest): the first n_long long pairs of the pool in its order (fewer when the pool has fewer), and the
+    pool without any pair sharing a side with them."""
+    long = [p for p in pool if is_long(p)][:n_long]
+    long_en = {norm_key(p.english) for p in long}
+    long_src = {norm_key(p.source) for p in long}
+    return long, [p for p in pool if norm_key(p.english) not in long_en and norm_key(p.source) not in long_src]
+
+
 def split_pairs(pairs: list[Pair], n_eval: int, seed: int) -> tuple[list[Pair], list[Pair]]:
     """(eval, pool): n_eval pairs chosen by seeded hash, and every other pair sharing no side with them."""
     if n_eval < 1:

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     engines = build_engines(target, tokenizer, methods, drafter_model, args.gamma)
     fmt, eos = resolve_format(PromptFormat(args.chat_template), tokenizer, args.target), eos_ids(model, tokenizer)
     prompts = [
-        (prompt_ids(tokenizer, fmt, q["turns"][:1], []),
+        (prompt_ids(tokenizer, fmt, q["turns"][:1], [], q["category"]),
          GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=eos))
         for q in load_questions(args.questions)[: args.limit]
     ]

@@ -30,9 +30,10 @@ from evaluation.answers import load_answers
 from evaluation.speed import evaluate_file
 from evaluation.tables import markdown_table
 from model.common.zoo import load_model
+from model.registry import METHODS
 
 METRICS = ("MAT", "speedup")
-HEAD_METHODS = ("eagle", "eagle2", "eagle3", "medusa", "hydra", "ctc")
+HEAD_METHODS = tuple(name for name, method in METHODS.items() if method.weights == "head")
 
 
 def parse_drafters(items: list[str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from data_processing.errors import InputError, non_negative_float, positive_int,
 from data_processing.questions import load_questions, stop_argument, stop_strings
 from evaluation.environment import environment
 from evaluation.jsonl_store import JsonlStore, OutputFileError
-from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
+from evaluation.prompting import PromptFormat, build_prompt, describe, resolve_format
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
@@ -75,7 +75,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
+    parser.add_argument("--chat-template", default="auto",
+                        help="auto (a base model gets the completion profile), plain, model, completion or fastchat:<name>")
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work); default per category")
     parser.add_argument("--warmup", type=int, default=WARMUP_RUNS)
@@ -91,7 +92,7 @@ class Runner:
         self.args = args
         self.format = resolve_format(PromptFormat(args.chat_template), loaded[1] if loaded else load_tokenizer(args.target),
                                      args.target)  # before the model loads: a chat model without a template stops here
-        print(f"[multispec] prompt format for {args.target}: {self.format.template}; stop strings: "
+        print(f"[multispec] prompt format for {args.target}: {describe(self.format)}; stop strings: "
               f"{args.stop if args.stop is not None else 'per category (translation: a newline)'}", flush=True)
         model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device,
                                                      device_map=args.device_map,
@@ -107,20 +108,24 @@ class Runner:
                                      accept=self.accept, generator=self.generator)
         self.eos = eos_ids(model, self.tokenizer)
 
-    def config(self, category: str) -> GenerationConfig:
-        stops = tuple(self.args.stop) if self.args.stop is not None else stop_strings(category)
+    def config(self, category: str, format_stops: tuple[str, ...] = ()) -> GenerationConfig:
+        """--stop when given; else the category's stop strings and those the prompt format needs."""
+        stops = tuple(self.args.stop) if self.args.stop is not None else \
+            tuple(dict.fromkeys(stop_strings(category) + format_stops))
         return GenerationConfig(max_new_tokens=self.args.max_new_tokens, accept=self.accept,
                                 eos_token_ids=self.eos, stop_strings=stops)
 
-    def answer(self, question: dict, seed: int) -> dict:
-        """All turns of one question; per-turn stats in Spec-Bench's choice layout."""
+    def answer(self, question: dict, seed: int) -> tuple[dict, str]:
+        """All turns of one question, per-turn stats in Spec-Bench's choice layout; and the prompt profile used."""
         self.generator.manual_seed(seed)
-        cfg = self.config(question["category"])
         choice: dict[str, list] = {k: [] for k in
                                    ("turns", "token_ids", "prompt_token_ids", "decoding_steps", "new_tokens", "wall_time", "accept_lengths",
                                     "draft_depths")}
         for i in range(len(question["turns"])):
-            ids = prompt_ids(self.tokenizer, self.format, question["turns"][: i + 1], choice["turns"])
+            prompt = build_prompt(self.tokenizer, self.format, question["turns"][: i + 1], choice["turns"],
+                                  question["category"])
+            cfg = self.config(question["category"], prompt.stops)
+            ids = prompt.ids
             gen = generate(ids, self.target, self.drafter, cfg, self.tokenizer, self.generator)
             choice["turns"].append(clean_text(self.tokenizer.decode(gen.tokens, skip_special_tokens=True), cfg.stop_strings))
             choice["token_ids"].append(gen.tokens)
@@ -130,7 +135,7 @@ class Runner:
             choice["wall_time"].append(gen.wall_time)
             choice["accept_lengths"].extend(gen.stats.accept_lengths)
             choice["draft_depths"].extend(gen.stats.draft_depths)  # per forward, as accept_lengths
-        return {"index": 0, **choice}
+        return {"index": 0, **choice}, prompt.profile
 
 
 def eos_ids(model, tokenizer) -> tuple[int, ...]:
@@ -210,14 +215,14 @@ class AnswerRun:
         """Answer question #index and append its row (flushed: an interruption loses at most this question)."""
         assert self.runner is not None, "start() first"
         try:
-            choice = self.runner.answer(question, self.args.seed + index)
+            choice, profile = self.runner.answer(question, self.args.seed + index)
         except Exception as err:
             raise RuntimeError(f"question {question['question_id']!r} (#{index + 1} in {self.args.questions}) "
                                f"failed with method {self.args.method}: {err}") from err
         self.store.append({
             "question_id": question["question_id"], "category": question["category"],
             "answer_id": uuid.uuid4().hex, "model_id": self.args.target, "tstamp": time.time(),
-            "method": self.args.method, "lossy": self.runner.accept.lossy, "prompt_format": self.runner.format.template,
+            "method": self.args.method, "lossy": self.runner.accept.lossy, "prompt_format": profile,
             "choices": [choice],
             "config": self.config, "environment": self.env,
         })

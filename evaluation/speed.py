@@ -390,6 +390,14 @@ def settings_differences(baseline: Row, row: Row) -> list[str] | None:
                     if key in env and key in base_env and env[key] != base_env[key]]
 
 
+def prompt_format_differences(baseline: Sequence[Row], rows: Sequence[Row]) -> list[str]:
+    """Questions whose prompt was built in another format than the baseline's (both recorded): e.g. a file answered
+    with plain prompts before base models got the completion profile."""
+    base = {r["question_id"]: r["prompt_format"] for r in baseline if "prompt_format" in r}
+    return [f"question {r['question_id']!r}: prompt format {r['prompt_format']!r} vs {base[r['question_id']]!r}"
+            for r in rows if "prompt_format" in r and base.get(r["question_id"], r["prompt_format"]) != r["prompt_format"]]
+
+
 def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
              questions: str | Path | None = None) -> list[FileResult]:
     """Loads the baseline and every answer file and evaluates each one against the baseline. The baseline must be
@@ -403,6 +411,8 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
     for f in answer_files:
         rows = load_answers(f)
         diffs = settings_differences(baseline[0], rows[0])
+        if diffs is not None:
+            diffs += prompt_format_differences(baseline, rows)[:3]
         if diffs:
             raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
                                   f"({'; '.join(diffs)}): its speedup would not compare like with like")

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
+from evaluation.prompting import Prompt, PromptFormat, build_prompt, resolve_format
 from evaluation.run import eos_ids
 from model.common.accept import AcceptConfig
 from model.common.loop import GenerationConfig, generate
@@ -50,8 +50,9 @@ class Engine:
                                                    accept=accept, generator=self.generator)
         return self._drafters[accept]
 
-    def chat_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """Token ids for a chat: system text joins the first user turn (not every template has a system role)."""
+    def chat_prompt(self, messages: list[dict[str, str]]) -> Prompt:
+        """The prompt for a chat (its ids, and the stop strings its format needs: a base model's conversation ends
+        at "###"): system text joins the first user turn (not every template has a system role)."""
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
         turns, answers = [], []
         for m in messages:
@@ -63,7 +64,7 @@ class Engine:
             raise ValueError("messages must contain a user turn and end with one")
         if system:
             turns[0] = f"{system}\n\n{turns[0]}"
-        return prompt_ids(self.tokenizer, self.format, turns, answers)
+        return build_prompt(self.tokenizer, self.format, turns, answers)
 
     def text_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(prompt).input_ids

@@ -110,8 +110,10 @@ class Service:
                            code="context_length_exceeded")
         return requested
 
-    def run(self, ids: list[int], req: ChatRequest | TextRequest, max_tokens: int | None):
+    def run(self, ids: list[int], req: ChatRequest | TextRequest, max_tokens: int | None,
+            format_stops: tuple[str, ...] = ()):
         stop = (req.stop,) if isinstance(req.stop, str) else tuple(req.stop or ())
+        stop = tuple(dict.fromkeys(stop + format_stops))
         completion = self.engine.complete(ids, self.budget(max_tokens, len(ids)), req.temperature
                                           if req.temperature is not None else 1.0, req.top_p or 1.0, stop, req.seed)
         log.info("%d prompt + %d new tokens, %.2f tokens per target forward", completion.prompt_tokens,
@@ -128,10 +130,10 @@ class Service:
                 raise ApiError(400, f"unsupported message role {m.get('role')!r}", param="messages")
             messages.append({"role": m["role"], "content": message_text(m.get("content"))})
         try:
-            ids = self.engine.chat_ids(messages)
+            prompt = self.engine.chat_prompt(messages)
         except ValueError as err:
             raise ApiError(400, str(err), param="messages") from err
-        c = self.run(ids, req, req.max_tokens)
+        c = self.run(prompt.ids, req, req.max_tokens, prompt.stops)
         return ChatCompletionResponse(model=self.name, choices=[ChatCompletionResponseChoice(
             index=0, message=ChatMessage(role="assistant", content=c.text), finish_reason=c.finish_reason)],
             usage=UsageInfo(prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -13,28 +14,48 @@ from data_processing.errors import InputError
 class MethodError(InputError):
     """An unknown method, an option it does not have, or a value its Config refuses."""
 
-METHODS: dict[str, str] = {
-    "ar": "model.ar.drafter",
-    "sd": "model.sd.drafter",
-    "pld": "model.pld.drafter",
-    "eagle": "model.eagle.eagle1",
-    "eagle2": "model.eagle.eagle2",
-    "eagle3": "model.eagle.eagle3",
-    "lookahead": "model.lookahead.drafter",
-    "medusa": "model.medusa.drafter",
-    "hydra": "model.hydra.drafter",
-    "ctc": "model.ctc.drafter",
+@dataclass(frozen=True)
+class Method:
+    """What a method is and what it needs; scripts, studies and `multispec methods` read these instead of
+    keeping their own lists."""
+
+    module: str  # exposes Config and build(); imported on first use
+    summary: str
+    weights: str | None = None  # "drafter" (a draft LM: --drafter) or "head" (trained heads: --head); None: none
+    tree: str | None = None  # "static" (a fixed shape: --tree) or "dynamic" (grown each step); None: a chain
+    training_task: str | None = None  # the train.tasks entry that makes its weights
+
+
+METHODS: dict[str, Method] = {
+    "ar": Method("model.ar.drafter", "plain decoding, one token per target forward: every speedup's baseline"),
+    "sd": Method("model.sd.drafter", "speculative decoding with a small draft LM proposing gamma tokens",
+                 weights="drafter", training_task="drafter_lm"),
+    "pld": Method("model.pld.drafter", "prompt lookup: proposes what followed the last n-gram's earlier occurrence"),
+    "eagle": Method("model.eagle.eagle1", "EAGLE: a one-layer head on the target's features drafts a static tree",
+                    weights="head", tree="static", training_task="eagle"),
+    "eagle2": Method("model.eagle.eagle2", "EAGLE-2: the EAGLE head grows a tree by draft confidence",
+                     weights="head", tree="dynamic", training_task="eagle"),
+    "eagle3": Method("model.eagle.eagle3", "EAGLE-3: a head on three target layers, trained with training-time test",
+                     weights="head", tree="dynamic", training_task="eagle3"),
+    "lookahead": Method("model.lookahead.drafter", "lookahead decoding: Jacobi iterations fill an n-gram pool",
+                        tree="dynamic"),
+    "medusa": Method("model.medusa.drafter", "Medusa: one head per future position, candidates in a tree",
+                     weights="head", tree="static", training_task="medusa"),
+    "hydra": Method("model.hydra.drafter", "Hydra: sequentially dependent heads, candidates in a tree",
+                    weights="head", tree="static", training_task="hydra"),
+    "ctc": Method("model.ctc.drafter", "CTC drafter: blank-aware heads, prefix beam search into a trie",
+                  weights="head", tree="dynamic", training_task="ctc"),
 }
 
 
 # methods whose drafts are trees: verified with a 4-D attention mask, which flash-attention kernels cannot read
-TREE_METHODS = frozenset({"eagle", "eagle2", "eagle3", "lookahead", "medusa", "hydra", "ctc"})
+TREE_METHODS = frozenset(name for name, method in METHODS.items() if method.tree)
 
 
 def method_module(name: str) -> ModuleType:
     if name not in METHODS:
         raise MethodError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
-    return importlib.import_module(METHODS[name])
+    return importlib.import_module(METHODS[name].module)
 
 
 def method_config(name: str, options: dict[str, Any] | None = None) -> Any:

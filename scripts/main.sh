@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Set up the environment if needed, then run the main job on the embedded default target (Gemma 3 270M):
 # every training-free method (ar, pld, lookahead) over de, fr, ja, ru, zh -> English (20 questions each from the system's
-# gettext catalogs; the built-in multilingual set where there are none), ending in the report table
+# gettext catalogs, and 20 from each language's long stratum, English of >= 15 words, reported as
+# translation-<lang>-long; the built-in multilingual set where there are no catalogs), ending in the report table
 # and plots under outputs/answers/report. Extra arguments go to evaluation.run; DRAFTER=path adds sd.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 if ls /usr/share/locale/{de,fr,ja,ru,zh_CN}/LC_MESSAGES/*.mo >/dev/null 2>&1; then
-  langs="de fr ja ru zh"
+  langs="de fr ja ru zh de-long fr-long ja-long ru-long zh-long"
 else
   echo "[multispec] no gettext catalogs for de/fr/ja/ru/zh here: using the built-in multilingual set" >&2
   langs="builtin"

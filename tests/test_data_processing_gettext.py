@@ -147,7 +147,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def test_build_writes_eval_and_disjoint_pool(tmp_path):
     counts = build(["de"], de_catalogs(tmp_path / "locale"), tmp_path / "out", per_pair=6, seed=0)
-    assert counts == {"de": (33, 6, 27)}
+    assert counts == {"de": (33, 6, 0, 27)}  # no sentence of >= 15 English words: no long stratum
+    assert not (tmp_path / "out" / "questions" / "translation_de_long.jsonl").exists()
     questions = load_questions(tmp_path / "out" / "questions" / "translation_de.jsonl")
     pool = read_jsonl(tmp_path / "out" / "train" / "de.jsonl")
     assert [q["question_id"] for q in questions] == [f"de-{i:04d}" for i in range(1, 7)]
@@ -161,6 +162,29 @@ def test_build_writes_eval_and_disjoint_pool(tmp_path):
     eval_sources = {expected[q["reference"][0]] for q in questions}
     assert not eval_sources & {r["text"] for r in pool}
     assert eval_sources | {r["text"] for r in pool} == set(expected.values())  # nothing lost, nothing invented
+
+
+LONG_DE = {
+    f"The {en} you asked for could not be {ven} because another program is still using it right now.":
+        f"{de} konnte nicht {vde} werden, weil ein anderes Programm sie gerade noch benutzt."
+    for en, de in NOUNS[:2] for ven, vde in VERBS[:2]}
+
+
+def test_long_stratum_is_long_apart_and_leaves_the_evaluation_set_alone(tmp_path):
+    locale = tmp_path / "locale"
+    write_mo(locale / "de" / "LC_MESSAGES" / "alpha.mo", {**GOOD_DE, **LONG_DE})
+    without = build(["de"], locale, tmp_path / "a", per_pair=6, seed=0, long_per_pair=0)
+    counts = build(["de"], locale, tmp_path / "b", per_pair=6, seed=0, long_per_pair=3)
+    assert without == {"de": (34, 6, 0, 28)} and counts == {"de": (34, 6, 3, 25)}
+    short = "questions/translation_de.jsonl"
+    assert (tmp_path / "a" / short).read_bytes() == (tmp_path / "b" / short).read_bytes()
+    long = load_questions(tmp_path / "b" / "questions" / "translation_de_long.jsonl")
+    assert [q["question_id"] for q in long] == ["de-long-0001", "de-long-0002", "de-long-0003"]
+    assert {q["category"] for q in long} == {"translation-de-long"}
+    assert all(q["reference"][0] in LONG_DE and len(q["reference"][0].split()) >= 15 for q in long)
+    pool = {r["text"] for r in read_jsonl(tmp_path / "b" / "train" / "de.jsonl")}
+    assert not pool & {LONG_DE[q["reference"][0]] for q in long}  # nothing asked is trained on
+    assert len(pool) == 25
 
 
 def test_per_pair_larger_than_available_is_an_error(tmp_path):

@@ -243,7 +243,7 @@ def test_chat_targets_without_a_template_get_fastchats():
     ids = prompt_ids(tokenizer, fmt, ["Translate German to English: Guten Morgen"], [])
     assert ids == tokenizer(conv.get_prompt()).input_ids and conv.get_prompt().startswith("A chat between")
     assert resolve_format(PromptFormat("auto"), tokenizer, "/models/vicuna-13b-v1.3").template == "fastchat:vicuna_v1.1"
-    assert resolve_format(PromptFormat("auto"), tokenizer, "gemma-3-270m").template == "plain"  # a base model
+    assert resolve_format(PromptFormat("auto"), tokenizer, "gemma-3-270m").template == "completion"  # a base model
     with pytest.raises(ValueError, match="reads as a chat model"):  # no silent plain text for a chat model
         resolve_format(PromptFormat("auto"), tokenizer, "acme/unknown-7b-instruct")
     assert resolve_format(PromptFormat("plain"), tokenizer, "acme/unknown-7b-instruct").template == "plain"

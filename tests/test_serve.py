@@ -36,7 +36,8 @@ def test_speculative_server_answers_like_plain_decoding(server, checkpoint):
     plain = Engine(checkpoint, method="ar", dtype="float32", device="cpu")
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "abab abab abab"}]
     chat = client.chat.completions.create(model="tiny", messages=messages, temperature=0, max_tokens=24)
-    expected = plain.complete(plain.chat_ids(messages), 24, 0.0, 1.0, (), 0)
+    prompt = plain.chat_prompt(messages)
+    expected = plain.complete(prompt.ids, 24, 0.0, 1.0, prompt.stops, 0)
     assert chat.choices[0].message.content == expected.text
     assert chat.usage.completion_tokens == expected.completion_tokens and chat.usage.prompt_tokens == expected.prompt_tokens
     assert chat.choices[0].finish_reason == expected.finish_reason

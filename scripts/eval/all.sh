@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/eval/all.sh [evaluation.run options...]   (e.g. --limit 20)
-# Every method in $METHODS over every language in $LANGS, side by side question by question
+# Every method in $METHODS over every language in $LANGS (a language "de-long" is de's long stratum, answered
+# with de's weights), side by side question by question
 # (evaluation/side_by_side.py), then the report (markdown table + plots) in
 # $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
 # is set. Trained methods take their weights from env, where {lang} becomes each language:
@@ -32,16 +33,19 @@ method_args() {  # method lang -> its weights' options
   echo "--head ${path//\{lang\}/$2}${tree:+ --tree ${tree//\{lang\}/$2}}"
 }
 
+question_files=()
 for lang in ${LANGS:-de fr ja ru zh}; do
   runs=()
   for method in "${methods[@]}"; do
     extra="EXTRA_$method"
-    runs+=(--run "$method=--method $method $(method_args "$method" "$lang") ${!extra:-}")
+    runs+=(--run "$method=--method $method $(method_args "$method" "${lang%-long}") ${!extra:-}")
   done
+  question_files+=("$(bash "$here/questions.sh" "$lang")")
   # one loaded target per language; every question answered by every method before the next (drift-free ratios)
-  python -m evaluation.side_by_side --questions "$(bash "$here/questions.sh" "$lang")" --out-dir "$out/$lang" \
+  python -m evaluation.side_by_side --questions "${question_files[-1]}" --out-dir "$out/$lang" \
     "${runs[@]}" "$@"
 done
+cat "${question_files[@]}" > "$out/questions_all.jsonl"  # references for chrF/BLEU (ids carry the language)
 cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
 others=()
 for method in "${methods[@]}"; do
@@ -49,5 +53,6 @@ for method in "${methods[@]}"; do
   cat "$out"/*/"$method".jsonl > "$out/${method}_all.jsonl"
   others+=("$out/${method}_all.jsonl")
 done
-python -m evaluation.report --baseline "$out/ar_all.jsonl" --answers "${others[@]}" --out-dir "$out/report"
+python -m evaluation.report --baseline "$out/ar_all.jsonl" --answers "${others[@]}" --out-dir "$out/report" \
+  --questions "$out/questions_all.jsonl"
 cat "$out/report/report.md"
