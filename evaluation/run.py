@@ -206,10 +206,28 @@ class AnswerRun:
 
     def start(self, loaded: tuple | None = None) -> None:
         """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs."""
+        self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
         self.env = environment(self.runner.target.device, self.runner.target.dtype)
         for _ in range(self.args.warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
+
+    def check_stored_prompts(self, tokenizer) -> None:
+        """Rows already in --out must have been prompted as this run would prompt them: a file answered before base
+        models got the completion profile resumes only where the prompts are the same (the project's own
+        translation files), not where they changed (e.g. chat questions then sent as plain text)."""
+        fmt = resolve_format(PromptFormat(self.args.chat_template), tokenizer, self.args.target)
+        questions = {q["question_id"]: q for q in self.questions}
+        for row in self.store.rows:
+            question, stored = questions.get(row["question_id"]), row["choices"][0].get("prompt_token_ids")
+            if question is None or not stored:
+                continue
+            prompt = build_prompt(tokenizer, fmt, question["turns"][:1], [], question["category"])
+            if prompt.ids != stored[0]:
+                raise OutputFileError(
+                    f"{self.args.out}: question {row['question_id']!r} was prompted otherwise "
+                    f"({row.get('prompt_format', 'unrecorded format')}) than this run would prompt it "
+                    f"({prompt.profile}); pass a new --out, or the --chat-template it was made with")
 
     def answer(self, index: int, question: dict) -> None:
         """Answer question #index and append its row (flushed: an interruption loses at most this question)."""

@@ -390,12 +390,25 @@ def settings_differences(baseline: Row, row: Row) -> list[str] | None:
                     if key in env and key in base_env and env[key] != base_env[key]]
 
 
-def prompt_format_differences(baseline: Sequence[Row], rows: Sequence[Row]) -> list[str]:
-    """Questions whose prompt was built in another format than the baseline's (both recorded): e.g. a file answered
-    with plain prompts before base models got the completion profile."""
-    base = {r["question_id"]: r["prompt_format"] for r in baseline if "prompt_format" in r}
-    return [f"question {r['question_id']!r}: prompt format {r['prompt_format']!r} vs {base[r['question_id']]!r}"
-            for r in rows if "prompt_format" in r and base.get(r["question_id"], r["prompt_format"]) != r["prompt_format"]]
+def prompt_differences(baseline: Sequence[Row], rows: Sequence[Row]) -> list[str]:
+    """Questions whose first prompt differs from the baseline's: compared by token ids where both rows carry them
+    (a file answered before base models got the completion profile still matches where its prompts are the same),
+    else by the recorded prompt format."""
+    def first_prompt(row: Row) -> Any:
+        ids = (row.get("choices") or [{}])[0].get("prompt_token_ids")
+        return ("ids", ids[0]) if ids else ("format", row.get("prompt_format"))
+
+    base = {r["question_id"]: r for r in baseline}
+    diffs = []
+    for row in rows:
+        other = base.get(row["question_id"])
+        if other is None:
+            continue
+        mine, theirs = first_prompt(row), first_prompt(other)
+        if mine[0] == theirs[0] and None not in (mine[1], theirs[1]) and mine[1] != theirs[1]:
+            diffs.append(f"question {row['question_id']!r}: prompt ({row.get('prompt_format', 'format unrecorded')}) "
+                         f"differs from the baseline's ({other.get('prompt_format', 'format unrecorded')})")
+    return diffs
 
 
 def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
@@ -412,7 +425,7 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
         rows = load_answers(f)
         diffs = settings_differences(baseline[0], rows[0])
         if diffs is not None:
-            diffs += prompt_format_differences(baseline, rows)[:3]
+            diffs += prompt_differences(baseline, rows)[:3]
         if diffs:
             raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
                                   f"({'; '.join(diffs)}): its speedup would not compare like with like")

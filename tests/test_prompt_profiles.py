@@ -92,13 +92,46 @@ def test_stop_strings_join_the_category_s_and_the_format_s():
     assert runner.config("qa-en", ("###",)).stop_strings == ("END",)
 
 
-def test_speed_names_questions_prompted_in_another_format():
-    from evaluation.speed import prompt_format_differences
+def test_speed_compares_prompts_by_their_ids():
+    from evaluation.speed import prompt_differences
 
-    baseline = [{"question_id": 1, "prompt_format": "plain"}, {"question_id": 2, "prompt_format": "completion:translation"},
-                {"question_id": 3}]
-    rows = [{"question_id": 1, "prompt_format": "completion:translation"},
-            {"question_id": 2, "prompt_format": "completion:translation"},
-            {"question_id": 3, "prompt_format": "plain"}, {"question_id": 4, "prompt_format": "plain"}]
-    assert prompt_format_differences(baseline, rows) == \
-        ["question 1: prompt format 'completion:translation' vs 'plain'"]  # unrecorded or unmatched: not judged
+    def row(qid, fmt=None, ids=None):
+        return {"question_id": qid, **({"prompt_format": fmt} if fmt else {}),
+                "choices": [{"prompt_token_ids": [ids]} if ids else {}]}
+
+    baseline = [row(1, "plain", [5, 6]), row(2, "plain", [5, 6, 7]), row(3, "plain"), row(4)]
+    rows = [row(1, "completion:translation", [5, 6]),  # another name, the same prompt: comparable
+            row(2, "completion:fastchat:zero_shot", [9, 5, 6, 7]),  # another prompt
+            row(3, "completion:translation"),  # no ids on either side: the names decide
+            row(4, "plain"), row(5, "plain", [1])]  # unrecorded or unmatched: not judged
+    assert prompt_differences(baseline, rows) == [
+        "question 2: prompt (completion:fastchat:zero_shot) differs from the baseline's (plain)",
+        "question 3: prompt (completion:translation) differs from the baseline's (plain)"]
+
+
+def test_resume_refuses_rows_prompted_otherwise_and_keeps_the_same_prompts(tmp_path):
+    from evaluation.jsonl_store import OutputFileError
+
+    checkpoint = save_tiny_checkpoint(tmp_path / "llama")
+    questions = tmp_path / "q.jsonl"
+    rows = [{"question_id": 1, "category": "translation-de", "turns": [CANONICAL]},
+            {"question_id": 2, "category": "chat-en", "turns": ["Tell me a story."]},
+            {"question_id": 3, "category": "chat-en", "turns": ["And another one."]}]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    argv = ["--method", "ar", "--target", checkpoint, "--questions", str(questions), "--dtype", "float32",
+            "--max-new-tokens", "4", "--warmup", "0"]
+    # a file written before the completion profile: the same command then sent every turn as plain text
+    old = tmp_path / "old.jsonl"
+    run.main([*argv, "--out", str(old), "--chat-template", "plain", "--limit", "2"])
+    lines = old.read_text().splitlines()
+    config = json.loads(lines[0])["config"]
+    rewritten = [json.dumps({**json.loads(line), "config": {**config, "chat_template": "auto"}}) for line in lines]
+    translation_only = tmp_path / "translation_only.jsonl"
+    translation_only.write_text(rewritten[0] + "\n")
+    run.main([*argv, "--out", str(translation_only)])  # the translation prompt did not change: resumes
+    assert [r["question_id"] for r in read_rows(translation_only)] == [1, 2, 3]
+    old.write_text("\n".join(rewritten) + "\n")
+    before = old.read_bytes()
+    with pytest.raises(OutputFileError, match=r"question 2 was prompted otherwise \(plain\).*completion:fastchat"):
+        run.main([*argv, "--out", str(old)])
+    assert old.read_bytes() == before
