@@ -197,8 +197,7 @@ def build_engines(target: Target, tokenizer, methods: list[str], drafter_model=N
 
 def main(argv: list[str] | None = None) -> None:
     from data_processing.questions import load_questions
-    from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
-    from evaluation.run import eos_ids
+    from evaluation.session import Session
     from model.common.zoo import check_same_tokenizer, load_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -214,17 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     methods = args.methods or (["ar", "pld"] + (["sd"] if args.drafter else []))
-    model, tokenizer = load_model(args.target, dtype=args.dtype)
-    target = Target(model)
+    session = Session(args.target, dtype=args.dtype, chat_template=args.chat_template)
+    target, tokenizer = session.target, session.tokenizer
     drafter_model = None
     if args.drafter:
-        drafter_model, drafter_tokenizer = load_model(args.drafter, dtype=str(model.dtype).removeprefix("torch."))
+        drafter_model, drafter_tokenizer = load_model(args.drafter, dtype=str(target.dtype).removeprefix("torch."))
         check_same_tokenizer(tokenizer, drafter_tokenizer)
     engines = build_engines(target, tokenizer, methods, drafter_model, args.gamma)
-    fmt, eos = resolve_format(PromptFormat(args.chat_template), tokenizer, args.target), eos_ids(model, tokenizer)
+    # HF's generate has no stop strings: every engine runs to EOS or the length limit on the same prompts
     prompts = [
-        (prompt_ids(tokenizer, fmt, q["turns"][:1], [], q["category"]),
-         GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=eos))
+        (session.prompt(q["turns"][:1], [], q["category"]).ids,
+         GenerationConfig(max_new_tokens=args.max_new_tokens, eos_token_ids=session.eos))
         for q in load_questions(args.questions)[: args.limit]
     ]
     compare(engines, prompts[:1])  # warm-up, discarded

@@ -15,19 +15,17 @@ import time
 import uuid
 from typing import Any
 
-import torch
 from tqdm import tqdm
 
 from data_processing.errors import InputError, non_negative_float, positive_int, run_command
-from data_processing.questions import load_questions, stop_argument, stop_strings
+from data_processing.questions import load_questions, stop_argument
 from evaluation.environment import environment
 from evaluation.jsonl_store import JsonlStore, OutputFileError
-from evaluation.prompting import PromptFormat, build_prompt, describe, resolve_format
+from evaluation.prompting import Prompt, PromptFormat, build_prompt, describe, resolve_format
+from evaluation.session import Session
 from model.common.accept import AcceptConfig
-from model.common.loop import GenerationConfig, generate
-from model.common.target import Target
-from model.common.zoo import load_model, load_tokenizer
-from model.registry import METHODS, build_drafter, method_config, method_module
+from model.common.zoo import load_tokenizer
+from model.registry import METHODS, method_config, method_module
 
 WARMUP_RUNS = 3
 
@@ -86,48 +84,34 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
 
 
 class Runner:
-    """Holds the loaded target and drafter and answers one question at a time."""
+    """A decoding session for this run's settings, answering one question at a time."""
 
     def __init__(self, args: argparse.Namespace, options: dict[str, Any], loaded: tuple | None = None):
         self.args = args
-        self.format = resolve_format(PromptFormat(args.chat_template), loaded[1] if loaded else load_tokenizer(args.target),
-                                     args.target)  # before the model loads: a chat model without a template stops here
-        print(f"[multispec] prompt format for {args.target}: {describe(self.format)}; stop strings: "
-              f"{args.stop if args.stop is not None else 'per category (translation: a newline)'}", flush=True)
-        model, self.tokenizer = loaded or load_model(args.target, dtype=args.dtype, device=args.device,
-                                                     device_map=args.device_map,
-                                                     attn_implementation=args.attn_implementation)
-        if args.quantize_target:
-            from model.common.quantize import int8_dynamic
-
-            model = int8_dynamic(model)
-        self.target = Target(model)
         self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p, typical=args.typical)
-        self.generator = torch.Generator(self.target.output_device)
-        self.drafter = build_drafter(args.method, self.target, options, tokenizer=self.tokenizer,
-                                     accept=self.accept, generator=self.generator)
-        self.eos = eos_ids(model, self.tokenizer)
+        self.session = Session(args.target, args.method, options, dtype=args.dtype, device=args.device,
+                               device_map=args.device_map, attn_implementation=args.attn_implementation,
+                               chat_template=args.chat_template, quantize_target=args.quantize_target, loaded=loaded)
+        print(f"[multispec] prompt format for {args.target}: {describe(self.session.format)}; stop strings: "
+              f"{args.stop if args.stop is not None else 'per category (translation: a newline)'}", flush=True)
+        self.session.drafter(self.accept)  # a bad drafter or head fails now, before any question
 
-    def config(self, category: str, format_stops: tuple[str, ...] = ()) -> GenerationConfig:
+    def stops(self, prompt: Prompt, category: str) -> tuple[str, ...]:
         """--stop when given; else the category's stop strings and those the prompt format needs."""
-        stops = tuple(self.args.stop) if self.args.stop is not None else \
-            tuple(dict.fromkeys(stop_strings(category) + format_stops))
-        return GenerationConfig(max_new_tokens=self.args.max_new_tokens, accept=self.accept,
-                                eos_token_ids=self.eos, stop_strings=stops)
+        return tuple(self.args.stop) if self.args.stop is not None else self.session.stops(prompt, category)
 
     def answer(self, question: dict, seed: int) -> tuple[dict, str]:
         """All turns of one question, per-turn stats in Spec-Bench's choice layout; and the prompt profile used."""
-        self.generator.manual_seed(seed)
+        self.session.generator.manual_seed(seed)
         choice: dict[str, list] = {k: [] for k in
                                    ("turns", "token_ids", "prompt_token_ids", "decoding_steps", "new_tokens", "wall_time", "accept_lengths",
                                     "draft_depths")}
         for i in range(len(question["turns"])):
-            prompt = build_prompt(self.tokenizer, self.format, question["turns"][: i + 1], choice["turns"],
-                                  question["category"])
-            cfg = self.config(question["category"], prompt.stops)
+            prompt = self.session.prompt(question["turns"][: i + 1], choice["turns"], question["category"])
+            stops = self.stops(prompt, question["category"])
             ids = prompt.ids
-            gen = generate(ids, self.target, self.drafter, cfg, self.tokenizer, self.generator)
-            choice["turns"].append(clean_text(self.tokenizer.decode(gen.tokens, skip_special_tokens=True), cfg.stop_strings))
+            gen = self.session.generate(ids, self.accept, self.args.max_new_tokens, stops)
+            choice["turns"].append(clean_text(self.session.tokenizer.decode(gen.tokens, skip_special_tokens=True), stops))
             choice["token_ids"].append(gen.tokens)
             choice["prompt_token_ids"].append(ids)
             choice["decoding_steps"].append(gen.steps)
@@ -136,13 +120,6 @@ class Runner:
             choice["accept_lengths"].extend(gen.stats.accept_lengths)
             choice["draft_depths"].extend(gen.stats.draft_depths)  # per forward, as accept_lengths
         return {"index": 0, **choice}, prompt.profile
-
-
-def eos_ids(model, tokenizer) -> tuple[int, ...]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    ids |= set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
-    return tuple(sorted(ids))
 
 
 def clean_text(text: str, stops: tuple[str, ...]) -> str:
@@ -208,7 +185,7 @@ class AnswerRun:
         """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs."""
         self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
-        self.env = environment(self.runner.target.device, self.runner.target.dtype)
+        self.env = environment(self.runner.session.target.device, self.runner.session.target.dtype)
         for _ in range(self.args.warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
 

@@ -11,13 +11,9 @@ from typing import Any
 
 import torch
 
-from evaluation.prompting import Prompt, PromptFormat, build_prompt, resolve_format
-from evaluation.run import eos_ids
+from evaluation.prompting import Prompt
+from evaluation.session import Session
 from model.common.accept import AcceptConfig
-from model.common.loop import GenerationConfig, generate
-from model.common.target import Target
-from model.common.zoo import load_model
-from model.registry import build_drafter
 
 
 @dataclass
@@ -30,25 +26,15 @@ class Completion:
 
 
 class Engine:
+    """A decoding session serving requests one at a time."""
+
     def __init__(self, model: str, method: str = "ar", options: dict[str, Any] | None = None,
                  dtype: str = "auto", device: str | None = None, chat_template: str = "auto"):
-        hf_model, self.tokenizer = load_model(model, dtype=dtype, device=device)
-        self.target = Target(hf_model)
-        self.method, self.options = method, dict(options or {})
-        self.format = resolve_format(PromptFormat(chat_template), self.tokenizer, model)
-        self.eos = eos_ids(hf_model, self.tokenizer)
-        self.context_length = int(getattr(hf_model.config, "max_position_embeddings", 0) or 0) or None
-        self.generator = torch.Generator(self.target.output_device)
-        self._drafters: dict[AcceptConfig, Any] = {}
+        self.session = Session(model, method, options, dtype=dtype, device=device, chat_template=chat_template)
+        self.target, self.tokenizer = self.session.target, self.session.tokenizer
+        self.context_length = self.session.context_length
         self._lock = threading.Lock()
-        self.drafter_for(AcceptConfig())  # a bad method, option or drafter fails at start-up, not per request
-
-    def drafter_for(self, accept: AcceptConfig):
-        """Drafters take the accept rule at construction; one is kept per rule a client asked for."""
-        if accept not in self._drafters:
-            self._drafters[accept] = build_drafter(self.method, self.target, self.options, tokenizer=self.tokenizer,
-                                                   accept=accept, generator=self.generator)
-        return self._drafters[accept]
+        self.session.drafter(AcceptConfig())  # a bad method, option or drafter fails at start-up, not per request
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> Prompt:
         """The prompt for a chat (its ids, and the stop strings its format needs: a base model's conversation ends
@@ -64,7 +50,7 @@ class Engine:
             raise ValueError("messages must contain a user turn and end with one")
         if system:
             turns[0] = f"{system}\n\n{turns[0]}"
-        return build_prompt(self.tokenizer, self.format, turns, answers)
+        return self.session.prompt(turns, answers)
 
     def text_ids(self, prompt: str) -> list[int]:
         return self.tokenizer(prompt).input_ids
@@ -76,13 +62,11 @@ class Engine:
     def complete(self, ids: list[int], max_tokens: int, temperature: float, top_p: float,
                  stop: tuple[str, ...], seed: int | None) -> Completion:
         accept = AcceptConfig(temperature=temperature, top_p=top_p)
-        cfg = GenerationConfig(max_new_tokens=max_tokens, accept=accept, eos_token_ids=self.eos, stop_strings=stop)
         with self._lock:
-            drafter = self.drafter_for(accept)
-            self.generator.manual_seed(seed if seed is not None else torch.seed() % 2**63)
-            gen = generate(ids, self.target, drafter, cfg, self.tokenizer, self.generator)
+            self.session.generator.manual_seed(seed if seed is not None else torch.seed() % 2**63)
+            gen = self.session.generate(ids, accept, max_tokens, stop)
         text = self.tokenizer.decode(gen.tokens, skip_special_tokens=True)
-        stopped = bool(gen.tokens) and gen.tokens[-1] in self.eos
+        stopped = bool(gen.tokens) and gen.tokens[-1] in self.session.eos
         for s in stop:
             if s in text:
                 text, stopped = text[: text.index(s)], True

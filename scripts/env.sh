@@ -18,11 +18,12 @@ elif ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 
 stamp="$VENV/.multispec-requirements"
-want="$(cat "$ROOT/requirements.txt" "$ROOT/constraints/cpu.txt" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/requirements.txt" "$ROOT/constraints/cpu.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[multispec] installing requirements into $VENV" >&2
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet "${constraint_args[@]}" -r "$ROOT/requirements.txt"
+  python -m pip install --quiet --no-deps -e "$ROOT"  # the `multispec` command, running this checkout's code
   echo "$want" > "$stamp"
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"

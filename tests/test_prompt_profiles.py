@@ -83,13 +83,17 @@ def test_the_runner_records_the_profile_and_stops_at_the_format_s_stop(tmp_path)
 
 
 def test_stop_strings_join_the_category_s_and_the_format_s():
-    args = run.parse_args(["--method", "ar", "--target", "x", "--questions", "q", "--out", "o"])[0]
+    from evaluation.prompting import Prompt
+    from evaluation.session import Session
+
+    session = object.__new__(Session)  # stops need no model
+    conversation = Prompt([1], "completion:fastchat:zero_shot", ("###",))
+    assert session.stops(conversation, "qa-en") == ("\n\n", "###")
+    assert session.stops(Prompt([1], "completion:translation"), "translation-de") == ("\n",)
     runner = object.__new__(run.Runner)
-    runner.args, runner.accept, runner.eos = args, None, (2,)
-    assert runner.config("qa-en", ("###",)).stop_strings == ("\n\n", "###")
-    assert runner.config("translation-de", ()).stop_strings == ("\n",)
-    args.stop = ["END"]  # --stop replaces both
-    assert runner.config("qa-en", ("###",)).stop_strings == ("END",)
+    runner.session = session
+    runner.args = run.parse_args(["--method", "ar", "--questions", "q", "--out", "o", "--stop", "END"])[0]
+    assert runner.stops(conversation, "qa-en") == ("END",)  # --stop replaces both
 
 
 def test_speed_compares_prompts_by_their_ids():

@@ -1,0 +1,1 @@
+"""The `multispec` command: every tool of the harness under one name (see multispec/cli.py)."""
