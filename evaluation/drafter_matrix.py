@@ -23,10 +23,11 @@ import json
 import shlex
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from evaluation import side_by_side
 from evaluation.answers import load_answers
+from evaluation.run import method_options_parser, settings
 from evaluation.speed import evaluate_file
 from evaluation.tables import markdown_table
 from model.common.zoo import load_model
@@ -52,22 +53,23 @@ def answer_file(out: Path, lang: str, name: str) -> Path:
     return out / lang / f"{name}.jsonl"
 
 
-def method_argv(method: str, path: str, gamma: int, extra: list[str]) -> list[str]:
-    """evaluation.run's arguments for `method` drafting with the drafter or head at `path`."""
+def method_options(method: str, path: str, gamma: int, extra: dict[str, Any]) -> dict[str, Any]:
+    """The method's options for drafting with the drafter or head at `path` (and `extra`, e.g. a tree size)."""
     if method == "sd":
-        return ["--method", "sd", "--drafter", path, "--gamma", str(gamma), *extra]
-    return ["--method", method, "--head", path, *extra]
+        return {"drafter": path, "gamma": gamma, **extra}
+    return {"head": path, **extra}
 
 
-def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, limit: int,
-            drafting: Callable[[str], list[str]], common: list[str], loaded: tuple) -> None:
-    """`drafting(path)`: evaluation.run's method arguments for the drafter at `path`."""
-    runs = ["--run", "ar=--method ar"]
-    for name, path in drafters.items():
-        runs += ["--run", f"{name}={shlex.join(drafting(path))}"]
+def run_all(drafters: dict[str, str], langs: list[str], questions: str, out: Path, method: str,
+            drafting: Callable[[str], dict[str, Any]], shared: dict[str, Any], loaded: tuple) -> None:
+    """Per language, `ar` and `method` with every drafter side by side; `drafting(path)`: the method's options for the
+    drafter at `path`; `shared`: evaluation.run settings for every run (limit, max_new_tokens, ...)."""
     for lang in langs:
-        side_by_side.main(["--questions", questions.format(lang=lang), "--out-dir", str(out / lang),
-                           "--limit", str(limit), *runs, *common], loaded)
+        source = questions.format(lang=lang)
+        runs = {"ar": settings("ar", source, answer_file(out, lang, "ar"), **shared)}
+        for name, path in drafters.items():
+            runs[name] = settings(method, source, answer_file(out, lang, name), drafting(path), **shared)
+        side_by_side.answer_side_by_side(runs, loaded)
 
 
 def measure(drafters: dict[str, str], langs: list[str], out: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -162,11 +164,15 @@ def main(argv: list[str] | None = None) -> dict:
         if not Path(args.questions.format(lang=lang)).is_file():
             raise SystemExit(f"no question file {args.questions.format(lang=lang)} for language {lang!r}")
     out = Path(args.out_dir)
-    common = ["--target", args.target, "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
-              "--warmup", str(args.warmup)]
+    shared = {"target": args.target, "max_new_tokens": args.max_new_tokens, "dtype": args.dtype,
+              "warmup": args.warmup, "limit": args.limit}
+    # --method-args is typed by the user as evaluation.run's method options: read by that method's own parser
+    method_parser = method_options_parser(args.method)
+    extra = {key: value for key, value in vars(method_parser.parse_args(shlex.split(args.method_args))).items()
+             if value != method_parser.get_default(key)}  # only what was typed
     loaded = load_model(args.target, dtype=args.dtype)
-    drafting = partial(method_argv, args.method, gamma=args.gamma, extra=shlex.split(args.method_args))
-    run_all(drafters, args.langs, args.questions, out, args.limit, drafting, common, loaded)
+    drafting = partial(method_options, args.method, gamma=args.gamma, extra=extra)
+    run_all(drafters, args.langs, args.questions, out, args.method, drafting, shared, loaded)
     cells = measure(drafters, args.langs, out)
     special = specialization(cells, args.generic) if args.generic else []
     text = render(cells, special, args.generic, args.method)

@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--warmup", type=int, default=run.WARMUP_RUNS)
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
-    common = ["--target", args.target, "--questions", args.questions, "--limit", str(args.limit), "--dtype", "float32",
-              "--device", "cpu", "--max-new-tokens", str(args.max_new_tokens), "--warmup", str(args.warmup)]
+    shared = {"target": args.target, "limit": args.limit, "dtype": "float32", "device": "cpu",
+              "max_new_tokens": args.max_new_tokens, "warmup": args.warmup}
     for name, (method, q_target, q_drafter) in RUNS.items():
-        extra = (["--drafter", args.drafter, "--gamma", str(args.gamma)] if method == "sd" else [])
-        extra += ["--quantize-target"] * q_target + ["--quantize"] * q_drafter
-        run.main(["--method", method, "--out", str(out / file_name(name)), *extra, *common])
+        options = {"drafter": args.drafter, "gamma": args.gamma, "quantize": q_drafter} if method == "sd" else {}
+        run.answer_all(run.settings(method, args.questions, out / file_name(name), options,
+                                    quantize_target=q_target, **shared))
 
     answers = {name: load_answers(out / file_name(name)) for name in RUNS}
     rows = []

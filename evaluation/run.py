@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -48,8 +49,37 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method", choices=sorted(METHODS))
     known, _ = pre.parse_known_args(argv)
-    # without --method (e.g. a bare --help), the shared options and the list of methods; with it, its own options too
-    parents = [method_options_parser(known.method)] if known.method else []
+    args = build_parser(known.method).parse_args(argv)
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
+    return args, options
+
+
+def settings(method: str, questions: str | Path, out: str | Path, options: dict[str, Any] | None = None,
+             **shared: Any) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """A run's settings from Python values, for studies that run many configurations: the command line's defaults,
+    then `shared` (target, dtype, limit, max_new_tokens, ... by their option names with underscores) and the
+    method's `options` (checked by its Config). What `parse_args` returns, without a command line."""
+    method_config(method, options)
+    parser = build_parser(method)
+    args = argparse.Namespace(**{action.dest: action.default for action in parser._actions
+                                 if action.dest != argparse.SUPPRESS and action.dest != "help"})
+    args.method, args.questions, args.out = method, str(questions), str(out)
+    unknown = sorted(set(shared) - set(vars(args)))
+    if unknown:
+        raise InputError(f"evaluation.run has no setting(s) {unknown}")
+    for key, value in shared.items():
+        setattr(args, key, value)
+    defaults = {f.name: f.default for f in dataclasses.fields(method_module(method).Config)}
+    options = {**defaults, **(options or {})}
+    for key, value in options.items():  # as the command line's parser leaves them
+        setattr(args, key, value)
+    return args, options
+
+
+def build_parser(method: str | None) -> argparse.ArgumentParser:
+    """evaluation.run's options; with a method, its own options too (without one, e.g. a bare --help, the shared
+    options and the list of methods)."""
+    parents = [method_options_parser(method)] if method else []
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], parents=parents,
         epilog=f"methods: {', '.join(sorted(METHODS))}; `--method M --help` lists a method's own options")
@@ -78,9 +108,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work); default per category")
     parser.add_argument("--warmup", type=int, default=WARMUP_RUNS)
-    args = parser.parse_args(argv)
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
-    return args, options
+    return parser
 
 
 class Runner:
@@ -154,8 +182,10 @@ class AnswerRun:
     target and drafter are loaded only by `start`, so a finished run costs nothing.
     """
 
-    def __init__(self, argv: list[str] | None):
-        self.args, self.options = parse_args(argv)
+    def __init__(self, argv: list[str] | None = None,
+                 run_settings: tuple[argparse.Namespace, dict[str, Any]] | None = None):
+        """From a command line, or from `settings(...)` (studies)."""
+        self.args, self.options = run_settings or parse_args(argv)
         method_config(self.args.method, self.options)  # every setting that can be checked without the model, now
         try:
             AcceptConfig(temperature=self.args.temperature, top_p=self.args.top_p, typical=self.args.typical)
@@ -225,7 +255,12 @@ class AnswerRun:
 
 def main(argv: list[str] | None = None, loaded: tuple | None = None) -> None:
     """`loaded`: (model, tokenizer) of --target already in memory, for callers that run many configurations."""
-    with AnswerRun(argv) as run:
+    answer_all(parse_args(argv), loaded)
+
+
+def answer_all(run_settings: tuple[argparse.Namespace, dict[str, Any]], loaded: tuple | None = None) -> None:
+    """Every question not yet in the run's --out, one row each (what `main` does with a command line's settings)."""
+    with AnswerRun(run_settings=run_settings) as run:
         if not run.todo:
             return
         run.start(loaded)

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import shlex
+import sys
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
-from data_processing.errors import run_command
+from data_processing.errors import InputError, run_command
 from evaluation import speed
-from evaluation.run import AnswerRun
+from evaluation.run import AnswerRun, parse_args
 from model.common.zoo import load_model
 
 SHARED = ("--questions", "--out", "--target", "--dtype", "--device", "--device-map", "--attn-implementation", "--limit",
@@ -48,6 +49,45 @@ def parse_runs(items: list[str]) -> dict[str, list[str]]:
                              f"pass them once, outside --run")
         runs[name] = argv
     return runs
+
+
+# what every configuration answered side by side shares: one loaded target, one question set, one length limit
+SHARED_SETTINGS = ("questions", "target", "dtype", "device", "device_map", "attn_implementation", "limit",
+                   "max_new_tokens", "quantize_target")
+
+
+def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]]], loaded: tuple | None = None) -> None:
+    """Answer every question with every configuration (evaluation.run settings, e.g. from `run.settings`) before
+    the next question, on one target (`loaded`, or loaded here); each run writes and resumes its own --out."""
+    first = next(iter(runs.values()))[0]
+    for name, (args, _) in runs.items():
+        differing = [key for key in SHARED_SETTINGS if getattr(args, key) != getattr(first, key)]
+        if differing:
+            raise InputError(f"run {name!r}: {differing} must be the same for every run side by side")
+    with contextlib.ExitStack() as stack:
+        answer_runs = {name: stack.enter_context(AnswerRun(run_settings=settings)) for name, settings in runs.items()}
+        pending = {name: dict(run.todo) for name, run in answer_runs.items() if run.todo}
+        if not pending:
+            return
+        loaded = loaded or load_model(first.target, dtype=first.dtype, device=first.device, device_map=first.device_map,
+                                      attn_implementation=first.attn_implementation)
+        for name in pending:
+            answer_runs[name].start(loaded)
+        questions = next(iter(answer_runs.values())).questions
+        for index in tqdm(sorted({i for todo in pending.values() for i in todo}),
+                          desc=f"{len(pending)} runs side by side", unit="q"):
+            for name, todo in pending.items():
+                if index in todo:
+                    answer_runs[name].answer(index, questions[index])
+
+
+def speed_table(files: dict[str, Path]) -> str:
+    """The speed table of every file against the first (plain decoding); match notes go to stderr."""
+    names = list(files)
+    results = speed.evaluate(files[names[0]], [files[n] for n in names[1:]])
+    for note in speed.match_notes(results, files[names[0]]):
+        print(note, file=sys.stderr)
+    return speed.to_markdown(speed.summarize(results))
 
 
 def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
@@ -75,28 +115,13 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
     shared += ["--device-map", args.device_map] if args.device_map else []
     shared += ["--attn-implementation", args.attn_implementation] if args.attn_implementation else []
     files = {name: out / f"{name}.jsonl" for name in specs}
-    with contextlib.ExitStack() as stack:
-        runs = {name: stack.enter_context(AnswerRun([*common, *spec, *shared, "--out", str(files[name])]))
-                for name, spec in specs.items()}
-        pending = {name: dict(run.todo) for name, run in runs.items() if run.todo}
-        if pending:
-            loaded = loaded or load_model(args.target, dtype=args.dtype, device=args.device, device_map=args.device_map,
-                                          attn_implementation=args.attn_implementation)
-            for name in pending:
-                runs[name].start(loaded)
-            indices = sorted({i for todo in pending.values() for i in todo})
-            questions = next(iter(runs.values())).questions
-            for index in tqdm(indices, desc=f"{len(pending)} runs side by side", unit="q"):
-                for name, todo in pending.items():
-                    if index in todo:
-                        runs[name].answer(index, questions[index])
+    answer_side_by_side({name: parse_args([*common, *spec, *shared, "--out", str(files[name])])
+                         for name, spec in specs.items()}, loaded)
     names = list(specs)
     if len(names) == 1:
         return ""
-    table = io.StringIO()
-    with contextlib.redirect_stdout(table):
-        speed.main(["--baseline", str(files[names[0]]), "--answers", *[str(files[n]) for n in names[1:]]])
-    report = f"Baseline `{names[0]}`; runs: " + ", ".join(f"`{n}` = {shlex.join(specs[n])}" for n in names) + "\n\n" + table.getvalue()
+    report = (f"Baseline `{names[0]}`; runs: " + ", ".join(f"`{n}` = {shlex.join(specs[n])}" for n in names) + "\n\n"
+              + speed_table(files))
     (out / "speed.md").write_text(report)
     print(report)
     return report

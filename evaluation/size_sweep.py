@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shlex
 import statistics
 from pathlib import Path
 
@@ -124,14 +123,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit(f"need one distinct name per drafter, got {names}: pass --names")
     out = Path(args.out_dir)
     loaded = load_model(args.target, dtype=args.dtype)  # once, for every run and for the cost ratios
-    quantize = " --quantize" if args.quantize_drafter else ""
-    runs = ["--run", "ar=--method ar"]
+    shared = {"target": args.target, "limit": args.limit, "max_new_tokens": args.max_new_tokens, "dtype": args.dtype,
+              "warmup": args.warmup}
+    runs = {"ar": run.settings("ar", args.questions, out / "ar.jsonl", **shared)}
     for name, drafter in zip(names, args.drafters):
         for gamma in args.gammas:
-            runs += ["--run", f"sd-{name}-g{gamma}=--method sd --drafter {shlex.quote(drafter)} --gamma {gamma}{quantize}"]
-    side_by_side.main(["--questions", args.questions, "--out-dir", str(out), "--target", args.target,
-                       "--limit", str(args.limit), "--max-new-tokens", str(args.max_new_tokens), "--dtype", args.dtype,
-                       "--warmup", str(args.warmup), *runs], loaded)
+            runs[f"sd-{name}-g{gamma}"] = run.settings(
+                "sd", args.questions, out / f"sd-{name}-g{gamma}.jsonl",
+                {"drafter": drafter, "gamma": gamma, "quantize": args.quantize_drafter}, **shared)
+    side_by_side.answer_side_by_side(runs, loaded)
 
     target_model, tokenizer = loaded
     prompt_ids = tokenizer(load_questions(args.questions)[0]["turns"][0]).input_ids

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the environment if needed, then run the main job on the embedded default target (Gemma 3 270M):
 # every training-free method (ar, pld, lookahead) over de, fr, ja, ru, zh -> English (20 questions each from the system's
-# gettext catalogs, and 20 from each language's long stratum, English of >= 15 words, reported as
+# gettext catalogs, and 10 (LONG_LIMIT) from each language's long stratum, English of >= 15 words, reported as
 # translation-<lang>-long; the built-in multilingual set where there are no catalogs), ending in the report table
 # and plots under outputs/answers/report. Extra arguments go to evaluation.run; DRAFTER=path adds sd.
 set -euo pipefail
@@ -13,4 +13,4 @@ else
   echo "[multispec] no gettext catalogs for de/fr/ja/ru/zh here: using the built-in multilingual set" >&2
   langs="builtin"
 fi
-LANGS="${LANGS:-$langs}" bash "$here/eval/all.sh" --limit "${LIMIT:-20}" --max-new-tokens 64 "$@"
+LANGS="${LANGS:-$langs}" LONG_LIMIT="${LONG_LIMIT:-10}" bash "$here/eval/all.sh" --limit "${LIMIT:-20}" --max-new-tokens 64 "$@"

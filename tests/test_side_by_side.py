@@ -51,3 +51,32 @@ def test_bad_runs(tmp_path):
         side_by_side.main([*common, "--run", "a=--method ar --limit 3"])
     with pytest.raises(SystemExit, match="given twice"):
         side_by_side.main([*common, "--run", "a=--method ar", "--run", "a=--method pld"])
+
+
+def test_settings_from_python_are_the_command_line_s():
+    """Studies build runs with run.settings instead of argument lists: the same settings, the same checks."""
+    from data_processing.errors import InputError
+    from evaluation import run
+    from model.registry import MethodError
+
+    typed = run.parse_args(["--method", "sd", "--questions", "q.jsonl", "--out", "o.jsonl", "--drafter", "d",
+                            "--gamma", "3", "--limit", "5", "--dtype", "float32", "--seed", "2"])
+    built = run.settings("sd", "q.jsonl", "o.jsonl", {"drafter": "d", "gamma": 3}, limit=5, dtype="float32", seed=2)
+    assert vars(built[0]) == vars(typed[0]) and built[1] == typed[1]
+    assert vars(run.settings("ar", "q", "o")[0]) == vars(run.parse_args(["--method", "ar", "--questions", "q",
+                                                                          "--out", "o"])[0])
+    with pytest.raises(InputError, match="no setting"):
+        run.settings("ar", "q", "o", max_tokens=3)
+    with pytest.raises(MethodError, match="no option"):
+        run.settings("sd", "q", "o", {"gama": 3})
+
+
+def test_runs_that_do_not_share_the_target_s_settings_are_refused(tmp_path):
+    from data_processing.errors import InputError
+    from evaluation import run
+
+    runs = {"ar": run.settings("ar", "q.jsonl", tmp_path / "ar.jsonl", max_new_tokens=8),
+            "pld": run.settings("pld", "q.jsonl", tmp_path / "pld.jsonl", max_new_tokens=9)}
+    with pytest.raises(InputError, match=r"run 'pld': \['max_new_tokens'\]"):
+        side_by_side.answer_side_by_side(runs)
+    assert not list(tmp_path.iterdir())  # refused before any file is opened

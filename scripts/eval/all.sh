@@ -42,8 +42,10 @@ for lang in ${LANGS:-de fr ja ru zh}; do
   done
   question_files+=("$(bash "$here/questions.sh" "$lang")")
   # one loaded target per language; every question answered by every method before the next (drift-free ratios)
+  long_limit=()  # LONG_LIMIT: fewer questions for the long strata, whose answers take ~2x as long
+  [[ "$lang" == *-long && -n "${LONG_LIMIT:-}" ]] && long_limit=(--limit "$LONG_LIMIT")
   python -m evaluation.side_by_side --questions "${question_files[-1]}" --out-dir "$out/$lang" \
-    "${runs[@]}" "$@"
+    "${runs[@]}" "$@" "${long_limit[@]}"
 done
 cat "${question_files[@]}" > "$out/questions_all.jsonl"  # references for chrF/BLEU (ids carry the language)
 cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
