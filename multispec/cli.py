@@ -54,6 +54,7 @@ SECTIONS: dict[str, dict[str, Tool]] = {
         "bench-loop": Tool("evaluation.bench_loop", "loop overhead and forward cost against verified tokens"),
         "host-syncs": Tool("evaluation.host_syncs", "host syncs per target forward, method by method"),
         "gpu-check": Tool("evaluation.gpu_check", "the prepared GPU check: every method, one table"),
+        "experiment": Tool("multispec.experiment", "a study from its recipe, experiments/NAME (no name: the list)"),
     },
 }
 TOOLS: dict[str, Tool] = {name: tool for section in SECTIONS.values() for name, tool in section.items()}
