@@ -146,12 +146,6 @@ def build_prompt(tokenizer, fmt: PromptFormat, turns: list[str], answers: list[s
     return Prompt(_template_ids(tokenizer, template, turns, answers), template)
 
 
-def prompt_ids(tokenizer, fmt: PromptFormat, turns: list[str], answers: list[str],
-               category: str | None = None) -> list[int]:
-    """Token ids asking for the answer to turns[-1], given the earlier turns and their answers."""
-    return build_prompt(tokenizer, fmt, turns, answers, category).ids
-
-
 def _template_ids(tokenizer, template: str, turns: list[str], answers: list[str]) -> list[int]:
     if template == "model":
         if not getattr(tokenizer, "chat_template", None):

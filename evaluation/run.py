@@ -60,10 +60,8 @@ def settings(method: str, questions: str | Path, out: str | Path, options: dict[
     then `shared` (target, dtype, limit, max_new_tokens, ... by their option names with underscores) and the
     method's `options` (checked by its Config). What `parse_args` returns, without a command line."""
     method_config(method, options)
-    parser = build_parser(method)
-    args = argparse.Namespace(**{action.dest: action.default for action in parser._actions
-                                 if action.dest != argparse.SUPPRESS and action.dest != "help"})
-    args.method, args.questions, args.out = method, str(questions), str(out)
+    # the defaults are what this module's own parser gives for the required options alone
+    args = build_parser(method).parse_args(["--method", method, "--questions", str(questions), "--out", str(out)])
     unknown = sorted(set(shared) - set(vars(args)))
     if unknown:
         raise InputError(f"evaluation.run has no setting(s) {unknown}")
@@ -137,11 +135,10 @@ class Runner:
         for i in range(len(question["turns"])):
             prompt = self.session.prompt(question["turns"][: i + 1], choice["turns"], question["category"])
             stops = self.stops(prompt, question["category"])
-            ids = prompt.ids
-            gen = self.session.generate(ids, self.accept, self.args.max_new_tokens, stops)
+            gen = self.session.generate(prompt.ids, self.accept, self.args.max_new_tokens, stops)
             choice["turns"].append(clean_text(self.session.tokenizer.decode(gen.tokens, skip_special_tokens=True), stops))
             choice["token_ids"].append(gen.tokens)
-            choice["prompt_token_ids"].append(ids)
+            choice["prompt_token_ids"].append(prompt.ids)
             choice["decoding_steps"].append(gen.steps)
             choice["new_tokens"].append(len(gen.tokens))
             choice["wall_time"].append(gen.wall_time)
@@ -213,14 +210,15 @@ class AnswerRun:
 
     def start(self, loaded: tuple | None = None) -> None:
         """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs."""
-        self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
+        if self.store.rows:  # resuming: the stored rows must have been prompted as this run prompts
+            self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
         self.env = environment(self.runner.session.target.device, self.runner.session.target.dtype)
         for _ in range(self.args.warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
 
     def check_stored_prompts(self, tokenizer) -> None:
-        """Rows already in --out must have been prompted as this run would prompt them: a file answered before base
+        """Rows already in --out must have been prompted as this run prompts: a file answered before base
         models got the completion profile resumes only where the prompts are the same (the project's own
         translation files), not where they changed (e.g. chat questions then sent as plain text)."""
         fmt = resolve_format(PromptFormat(self.args.chat_template), tokenizer, self.args.target)

@@ -29,8 +29,10 @@ from evaluation import speed
 from evaluation.run import AnswerRun, parse_args
 from model.common.zoo import load_model
 
-SHARED = ("--questions", "--out", "--target", "--dtype", "--device", "--device-map", "--attn-implementation", "--limit",
-          "--max-new-tokens", "--quantize-target")
+# what every configuration answered side by side shares: one loaded target, one question set, one length limit
+SHARED_SETTINGS = ("questions", "target", "dtype", "device", "device_map", "attn_implementation", "limit",
+                   "max_new_tokens", "quantize_target")
+SHARED = ("--out", *("--" + key.replace("_", "-") for key in SHARED_SETTINGS))  # the same, as run options
 
 
 def parse_runs(items: list[str]) -> dict[str, list[str]]:
@@ -51,14 +53,12 @@ def parse_runs(items: list[str]) -> dict[str, list[str]]:
     return runs
 
 
-# what every configuration answered side by side shares: one loaded target, one question set, one length limit
-SHARED_SETTINGS = ("questions", "target", "dtype", "device", "device_map", "attn_implementation", "limit",
-                   "max_new_tokens", "quantize_target")
 
-
-def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]]], loaded: tuple | None = None) -> None:
+def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]]],
+                        loaded: tuple | None = None) -> tuple | None:
     """Answer every question with every configuration (evaluation.run settings, e.g. from `run.settings`) before
-    the next question, on one target (`loaded`, or loaded here); each run writes and resumes its own --out."""
+    the next question, on one target (`loaded`, or loaded here only when something is left to answer); each run
+    writes and resumes its own --out. Returns the (model, tokenizer) used, for the caller's next batch of runs."""
     first = next(iter(runs.values()))[0]
     for name, (args, _) in runs.items():
         differing = [key for key in SHARED_SETTINGS if getattr(args, key) != getattr(first, key)]
@@ -68,7 +68,7 @@ def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]
         answer_runs = {name: stack.enter_context(AnswerRun(run_settings=settings)) for name, settings in runs.items()}
         pending = {name: dict(run.todo) for name, run in answer_runs.items() if run.todo}
         if not pending:
-            return
+            return loaded
         loaded = loaded or load_model(first.target, dtype=first.dtype, device=first.device, device_map=first.device_map,
                                       attn_implementation=first.attn_implementation)
         for name in pending:
@@ -79,6 +79,7 @@ def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]
             for name, todo in pending.items():
                 if index in todo:
                     answer_runs[name].answer(index, questions[index])
+    return loaded
 
 
 def speed_table(files: dict[str, Path]) -> str:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from evaluation.comparability import comparability_problems, settings_recorded
 from evaluation.degenerate import is_degenerate, limit_share, repetition
 from evaluation.depth_acceptance import acceptance_by_depth
 from evaluation.quality import corpus_scores, load_references
@@ -374,43 +375,6 @@ def to_json(results: Sequence[FileResult]) -> list[dict[str, Any]]:
     ]
 
 
-# what must match between a method's file and its baseline for a speedup to compare like with like
-SHARED_CONFIG = ("target", "max_new_tokens", "temperature", "top_p", "dtype", "chat_template", "stop", "quantize_target")
-SHARED_ENVIRONMENT = ("device_name", "dtype")
-
-
-def settings_differences(baseline: Row, row: Row) -> list[str] | None:
-    """What differs between the settings of a method's row and the baseline's; None when either records none."""
-    if not isinstance(baseline.get("config"), dict) or not isinstance(row.get("config"), dict):
-        return None
-    diffs = [f"{key} {row['config'].get(key)!r} vs {baseline['config'].get(key)!r}" for key in SHARED_CONFIG
-             if row["config"].get(key) != baseline["config"].get(key)]
-    base_env, env = baseline.get("environment") or {}, row.get("environment") or {}
-    return diffs + [f"{key} {env.get(key)!r} vs {base_env.get(key)!r}" for key in SHARED_ENVIRONMENT
-                    if key in env and key in base_env and env[key] != base_env[key]]
-
-
-def prompt_differences(baseline: Sequence[Row], rows: Sequence[Row]) -> list[str]:
-    """Questions whose first prompt differs from the baseline's: compared by token ids where both rows carry them
-    (a file answered before base models got the completion profile still matches where its prompts are the same),
-    else by the recorded prompt format."""
-    def first_prompt(row: Row) -> Any:
-        ids = (row.get("choices") or [{}])[0].get("prompt_token_ids")
-        return ("ids", ids[0]) if ids else ("format", row.get("prompt_format"))
-
-    base = {r["question_id"]: r for r in baseline}
-    diffs = []
-    for row in rows:
-        other = base.get(row["question_id"])
-        if other is None:
-            continue
-        mine, theirs = first_prompt(row), first_prompt(other)
-        if mine[0] == theirs[0] and None not in (mine[1], theirs[1]) and mine[1] != theirs[1]:
-            diffs.append(f"question {row['question_id']!r}: prompt ({row.get('prompt_format', 'format unrecorded')}) "
-                         f"differs from the baseline's ({other.get('prompt_format', 'format unrecorded')})")
-    return diffs
-
-
 def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
              questions: str | Path | None = None) -> list[FileResult]:
     """Loads the baseline and every answer file and evaluates each one against the baseline. The baseline must be
@@ -423,14 +387,12 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
     results = []
     for f in answer_files:
         rows = load_answers(f)
-        diffs = settings_differences(baseline[0], rows[0])
-        if diffs is not None:
-            diffs += prompt_differences(baseline, rows)[:3]
+        diffs = comparability_problems(baseline, rows)
         if diffs:
             raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
                                   f"({'; '.join(diffs)}): its speedup would not compare like with like")
         result = evaluate_file(baseline, rows, str(f), references)
-        results.append(dataclasses.replace(result, settings_checked=diffs is not None))
+        results.append(dataclasses.replace(result, settings_checked=settings_recorded(baseline, rows)))
     return results
 
 

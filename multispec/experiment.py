@@ -28,7 +28,6 @@ from typing import Any
 from data_processing.errors import InputError
 from evaluation import run, side_by_side, speed
 from evaluation.environment import git_commit
-from model.common.zoo import load_model
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 RECIPE_KEYS = {"question", "questions", "languages", "settings", "quick", "comparisons"}
@@ -108,9 +107,7 @@ def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | No
     sections = []
     for lang, runs in plans.items():
         args = next(iter(runs.values()))[0]
-        loaded = loaded or load_model(args.target, dtype=args.dtype, device=args.device, device_map=args.device_map,
-                                      attn_implementation=args.attn_implementation)
-        side_by_side.answer_side_by_side(runs, loaded)
+        loaded = side_by_side.answer_side_by_side(runs, loaded)  # the target loads once, and only if needed
         for comparison, named in recipe.comparisons.items():
             files = [out / lang / comparison / f"{n}.jsonl" for n in named]
             results = speed.evaluate(files[0], files[1:], args.questions)

@@ -14,7 +14,7 @@ from test_published_heads import write_published_medusa
 from tiny import byte_tokenizer, save_tiny_checkpoint, tiny_gemma3, tiny_llama
 
 from evaluation.host_syncs import SYNC_BUDGET, HostSyncCounter, count_syncs, untrained_heads
-from evaluation.prompting import PromptFormat, prompt_ids, resolve_format
+from evaluation.prompting import PromptFormat, build_prompt, resolve_format
 from model.common.accept import AcceptConfig, accept_on_device, greedy_walk, typical_walk, warp
 from model.common.device import pick_dtype
 from model.common.loop import GenerationConfig, generate
@@ -240,7 +240,7 @@ def test_chat_targets_without_a_template_get_fastchats():
     conv = get_conv_template("vicuna_v1.1")
     conv.append_message(conv.roles[0], "Translate German to English: Guten Morgen")
     conv.append_message(conv.roles[1], None)
-    ids = prompt_ids(tokenizer, fmt, ["Translate German to English: Guten Morgen"], [])
+    ids = build_prompt(tokenizer, fmt, ["Translate German to English: Guten Morgen"], []).ids
     assert ids == tokenizer(conv.get_prompt()).input_ids and conv.get_prompt().startswith("A chat between")
     assert resolve_format(PromptFormat("auto"), tokenizer, "/models/vicuna-13b-v1.3").template == "fastchat:vicuna_v1.1"
     assert resolve_format(PromptFormat("auto"), tokenizer, "gemma-3-270m").template == "completion"  # a base model

@@ -97,7 +97,7 @@ def test_stop_strings_join_the_category_s_and_the_format_s():
 
 
 def test_speed_compares_prompts_by_their_ids():
-    from evaluation.speed import prompt_differences
+    from evaluation.comparability import prompt_differences
 
     def row(qid, fmt=None, ids=None):
         return {"question_id": qid, **({"prompt_format": fmt} if fmt else {}),
