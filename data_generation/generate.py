@@ -7,7 +7,8 @@
 
 Rows: {"id": "<prompt id>@t<temperature>", "source_id", "temperature",
        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]}.
-Every chunk of answers is appended and flushed; rerunning the command skips finished rows.
+Every answer is appended and flushed as it finishes; rerunning the command skips finished rows. The local backend
+batches continuously (data_generation.local_backend); the openai one sends --concurrency requests at a time.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def make_backend(args: argparse.Namespace, stops: tuple[str, ...]):
     from model.common.zoo import load_model
 
     model, tokenizer = load_model(args.target, dtype=args.dtype)
-    return LocalBackend(model, tokenizer, args.max_new_tokens, stops)
+    return LocalBackend(model, tokenizer, args.max_new_tokens, stops, batch_size=args.batch_size)
 
 
 def pending(store: JsonlStore, prompts: list[tuple[str, str]], temperatures: list[float]) -> list[tuple[float, str, str]]:
@@ -74,26 +75,23 @@ def check_settings(store: JsonlStore, current: dict) -> None:
 
 
 def distill(backend, prompts: list[tuple[str, str]], temperatures: list[float], store: JsonlStore,
-            chunk_size: int, seed: int, stops: tuple[str, ...], config: dict | None = None) -> None:
+            seed: int, stops: tuple[str, ...], config: dict | None = None) -> None:
+    """Answer every pending (prompt, temperature); each answer is appended (and flushed) the moment it is done."""
     todo = pending(store, prompts, temperatures)
     print(f"[multispec] {len(store.rows)} rows already in {store.path}, {len(todo)} to generate", flush=True)
     tokens, start = 0, time.perf_counter()
     bar = tqdm(total=len(todo), desc="self-distillation", unit="answer")
-    for first in range(0, len(todo), chunk_size):
-        chunk = todo[first: first + chunk_size]
-        by_temperature: dict[float, list] = {}
-        for item in chunk:  # a chunk may straddle two temperatures: one backend call each
-            by_temperature.setdefault(item[0], []).append(item)
-        for temperature, items in by_temperature.items():
-            answers = backend.complete([p for _, _, p in items], temperature, seed + first)
-            for (_, pid, prompt), (text, n) in zip(items, answers):
-                store.append({"id": row_id(pid, temperature), "source_id": pid, "temperature": temperature,
-                              "conversations": [{"from": "human", "value": prompt},
-                                                {"from": "gpt", "value": cut_at_stop(text, stops)}],
-                              "config": config})
-                tokens += n
-        bar.update(len(chunk))
-        bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
+    for temperature in temperatures:
+        items = [(pid, prompt) for t, pid, prompt in todo if t == temperature]
+        prompt_of = dict(items)
+        for pid, text, n in backend.stream(items, temperature, seed):
+            store.append({"id": row_id(pid, temperature), "source_id": pid, "temperature": temperature,
+                          "conversations": [{"from": "human", "value": prompt_of[pid]},
+                                            {"from": "gpt", "value": cut_at_stop(text, stops)}],
+                          "config": config})
+            tokens += n
+            bar.update(1)
+            bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - start):.1f}")
     bar.close()
 
 
@@ -108,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=positive_int, default=48)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="local backend: prompts per generate call")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="local backend: rows decoding together (finished rows are replaced at once)")
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default=None, help="model name on the server")
@@ -127,14 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     stops = tuple(args.stop or ())
     print(f"[multispec] stop strings: {list(stops)}", flush=True)
     prompts = read_prompts(args.prompts)[: args.limit]
-    chunk = args.batch_size if args.backend == "local" else 4 * args.concurrency
     config = settings(args)
     with JsonlStore(args.out) as store:
         check_settings(store, config)
         if not pending(store, prompts, args.temperatures):  # done: do not load the model for nothing
             print(f"[multispec] all {len(prompts) * len(args.temperatures)} answers already in {store.path}")
             return
-        distill(make_backend(args, stops), prompts, args.temperatures, store, chunk, args.seed, stops, config)
+        distill(make_backend(args, stops), prompts, args.temperatures, store, args.seed, stops, config)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ own (max_retries); nothing here re-implements them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 
@@ -32,5 +33,13 @@ class OpenAIBackend:
         return text, tokens
 
     def complete(self, prompts: list[str], temperature: float, seed: int) -> list[tuple[str, int]]:
+        """(text, completion tokens) per prompt, in order."""
+        return [(text, n) for _, text, n in self.stream(list(enumerate(prompts)), temperature, seed)]
+
+    def stream(self, items: Iterable[tuple[object, str]], temperature: float, seed: int) -> Iterator[tuple[object, str, int]]:
+        """(key, text, completion tokens) for each (key, prompt), in order, --concurrency requests in flight."""
+        items = list(items)
         with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(lambda ip: self._one(ip[1], temperature, seed + ip[0]), enumerate(prompts)))
+            answers = pool.map(lambda i: self._one(items[i][1], temperature, seed + i), range(len(items)))
+            for (key, _), (text, n) in zip(items, answers):
+                yield key, text, n

@@ -110,7 +110,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     distilled = d / "distilled.jsonl"
     with JsonlStore(distilled) as store:
         generate.distill(LocalBackend(model, tokenizer, 12, ("\n",)), read_prompts(pool), [0.0, 1.0], store,
-                         chunk_size=4, seed=0, stops=("\n",))
+                         seed=0, stops=("\n",))
     # two files (as a generic drafter's union of languages), each capped by limit; answers rank first in the vocabulary
     pre = load_config(write_config(d / "pre.json", target, pool, d / "pre", limit=5, vocab_answers=str(distilled)),
                       [f'task_args.data=["{pool}", "{pool}"]'])
