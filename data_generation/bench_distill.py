@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rate = tokens / seconds[name]
         base_rate = base_rate or rate
         same = sum(a[0] == b[0] for a, b in zip(answers[name], reference))
-        rows.append({"path": name, "answer tokens": tokens, "seconds": round(seconds[name], 1),
-                     "tokens/s": round(rate, 1), "speedup": f"{rate / base_rate:.2f}x",
+        rows.append({"path": name, "answer tokens": tokens, "seconds": f"{seconds[name]:.1f}",
+                     "tokens/s": f"{rate:.1f}", "speedup": f"{rate / base_rate:.2f}x",
                      "greedy answers equal to static": f"{same}/{len(prompts)}"})
     print(f"{len(prompts)} prompts of {args.prompts}, max {args.max_new_tokens} new tokens, stops {list(stops)}, "
           f"{args.rounds} rounds, {torch.get_num_threads()} threads, {model.dtype}")

@@ -2,7 +2,7 @@
 
     python -m data_generation.generate --prompts data/train/de.jsonl --out data/distill/de.jsonl
         [--target gemma-3-270m] [--temperatures 0 0.3 0.7 1.0] [--limit N] [--max-new-tokens 48]
-        [--stop '\\n'] [--batch-size 32]
+        [--stop '\\n'] [--batch-size 64]
         [--backend openai --base-url http://localhost:8000/v1 --model NAME --concurrency 16]
 
 Rows: {"id": "<prompt id>@t<temperature>", "source_id", "temperature",
@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=positive_int, default=48)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="local backend: rows decoding together (finished rows are replaced at once)")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="local backend: rows decoding together (a finished row is replaced by the next prompt)")
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--base-url", default=None)
     parser.add_argument("--model", default=None, help="model name on the server")

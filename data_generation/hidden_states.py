@@ -2,14 +2,22 @@
 
     python -m data_generation.hidden_states --data distilled.jsonl --out DIR [--target gemma-3-270m]
         [--layers prenorm ...] [--dtype auto] [--batch-size 16] [--max-length 512] [--shard-size 2000]
-        [--limit N] [--save-dtype bfloat16] [--answer-prefix ' ']
+        [--limit N] [--save-dtype bfloat16] [--answer-prefix ' '] [--continuation FIELD]
+
+Self-distilled (default): each row of --data is a ShareGPT conversation [human prompt, gpt answer] the target
+wrote. Teacher-forced (--continuation FIELD): each row is a prompt row (a training pool's {"id", "prompt"}, a
+ShareGPT or a question row) whose FIELD holds any continuation, e.g. a pool's English `reference`
+(`--continuation reference --answer-prefix ' '`): the target runs once over prompt + continuation, no generation,
+and its own greedy choice is recorded at every continuation position, so heads learn the target's next token
+over text it did not write (word-level distillation).
 
 Tokens per conversation: tokenize(prompt) with the tokenizer's default special tokens (BOS) +
 tokenize(answer_prefix + answer) without them + EOS, cut to --max-length; loss_mask is 1 over
 answer + EOS. `generate.py` keeps answers verbatim (the space the target generates after "English:"
 included); for files distilled elsewhere that stripped answers, --answer-prefix ' ' restores it.
-Per token we keep the chosen layers' hidden states and the target's greedy next token
-(`target_argmax`; full logits over a 262k vocabulary would dwarf the features).
+Per token we keep the chosen layers' hidden states and, where the loss mask is 1, the target's greedy next token
+(`target_argmax`, -1 on prompt positions, which no head trains on: the LM head over a 262k vocabulary costs more
+than the rest of the model, so it runs on answer positions only; full logits would dwarf the features).
 
 Layers (L = num_hidden_layers), as transformers 5.x numbers `output_hidden_states`:
     0         embeddings as fed to decoder layer 0 (Gemma scales them by sqrt(H) first)
@@ -37,13 +45,13 @@ from tqdm import tqdm
 
 from data_processing.errors import InputError, run_command
 from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
+from data_generation.local_backend import greedy_argmax
+from data_generation.prompts import prompt_of, prompt_problem
 from evaluation.jsonl_store import lock_exclusively, read_rows
 from model.common.device import DTYPES, pick_device, pick_dtype
 from model.eagle.net3 import default_feature_layers
 
 EAGLE3 = "eagle3"  # --layers shorthand for EAGLE-3's taps of the target at hand
-
-ARGMAX_CHUNK = 256  # LM-head rows per matmul: 256 x 262k bf16 logits = 128 MiB, not the whole batch's GBs
 
 
 class DumpSettingsMismatch(InputError):
@@ -84,13 +92,23 @@ def layer_meaning(layer: int | str, num_layers: int) -> str:
     return f"output of decoder layer {layer} (1-based), before any norm"
 
 
-def conversation_pair(row: dict[str, Any], number: int) -> tuple[str, str]:
+def conversation_pair(row: dict[str, Any], number: int, continuation: str | None = None) -> tuple[str, str]:
+    """(prompt, answer): a ShareGPT row's two turns, or with `continuation` a prompt row and its field of that name."""
+    if continuation is not None:
+        problem = prompt_problem(row)
+        if problem is None and not isinstance(row.get(continuation), str):
+            problem = (f"no {continuation!r} text to continue the prompt with (a training pool built before "
+                       f"references were kept: rebuild it with python -m data_processing.build_translation)")
+        if problem:
+            raise InputError(f"data row {number} (id {row.get('id')!r}): {problem}")
+        return prompt_of(row)[1], row[continuation]
     turns = row.get("conversations")
     if (not isinstance(turns, list) or len(turns) != 2 or not all(isinstance(t, dict) for t in turns)
             or [t.get("from") for t in turns] != ["human", "gpt"]
             or not all(isinstance(t.get("value"), str) for t in turns)):
         raise InputError(f"data row {number} (id {row.get('id')!r}): expected conversations "
-                         "[{'from': 'human', 'value': str}, {'from': 'gpt', 'value': str}]")
+                         "[{'from': 'human', 'value': str}, {'from': 'gpt', 'value': str}] "
+                         "(for prompt rows with a continuation field, pass --continuation FIELD)")
     return turns[0]["value"], turns[1]["value"]
 
 
@@ -113,15 +131,18 @@ def cast_checked(x: torch.Tensor, dtype: torch.dtype, name: str) -> torch.Tensor
 
 
 @torch.inference_mode()
-def run_batch(model, seqs: list[list[int]], layers: list[int | str], pad_id: int) -> list[dict[str, torch.Tensor]]:
-    """One right-padded forward; per sequence: hidden_<layer> (n, H) and target_argmax (n,), on CPU."""
+def run_batch(model, rows: list[tuple[list[int], list[int]]], layers: list[int | str], pad_id: int) -> list[dict[str, torch.Tensor]]:
+    """One right-padded forward over (ids, loss_mask) rows; per row: hidden_<layer> (n, H) and target_argmax (n,)
+    (the greedy next token where the loss mask is 1, else -1), on CPU."""
     device = model.device
-    lengths = [len(s) for s in seqs]
-    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)  # (B, T)
+    lengths = [len(ids) for ids, _ in rows]
+    ids = torch.full((len(rows), max(lengths)), pad_id, dtype=torch.long)  # (B, T)
     attention = torch.zeros_like(ids)
-    for b, seq in enumerate(seqs):
+    loss = torch.zeros_like(ids, dtype=torch.bool)
+    for b, (seq, mask) in enumerate(rows):
         ids[b, : len(seq)] = torch.tensor(seq)
         attention[b, : len(seq)] = 1  # right padding: real tokens never attend to pads, positions stay 0..n-1
+        loss[b, : len(seq)] = torch.tensor(mask, dtype=torch.bool)
     decoder = model.get_decoder()
     captured: dict[str, torch.Tensor] = {}
     hook = None
@@ -137,17 +158,11 @@ def run_batch(model, seqs: list[list[int]], layers: list[int | str], pad_id: int
         if hook is not None:
             hook.remove()
     states = {layer: captured[PRENORM] if layer == PRENORM else out.hidden_states[layer] for layer in layers}  # (B, T, H)
-    # argmax of the LM head on real tokens only; logit soft-capping/scaling is monotonic, so it cannot change the argmax
-    real = out.last_hidden_state[attention.to(device).bool()]  # (N, H), row-major = sequence by sequence
-    head = model.get_output_embeddings()
-    argmax = torch.cat([head(real[i: i + ARGMAX_CHUNK]).argmax(-1) for i in range(0, len(real), ARGMAX_CHUNK)]).cpu()
-    results, start = [], 0
-    for b, n in enumerate(lengths):
-        item = {hidden_key(layer): h[b, :n].cpu() for layer, h in states.items()}
-        item["target_argmax"] = argmax[start: start + n]
-        results.append(item)
-        start += n
-    return results
+    # argmax of the LM head on loss positions only; logit soft-capping/scaling is monotonic, so it cannot change it
+    argmax = torch.full_like(ids, -1)
+    argmax[loss] = greedy_argmax(model.get_output_embeddings().weight, out.last_hidden_state[loss.to(device)]).cpu()
+    return [{**{hidden_key(layer): h[b, :n].cpu() for layer, h in states.items()}, "target_argmax": argmax[b, :n]}
+            for b, n in enumerate(lengths)]
 
 
 _SAFETENSORS_DTYPES = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32", torch.int64: "I64",
@@ -209,7 +224,7 @@ def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int 
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
         for first in range(0, len(order), batch_size):
             batch = order[first: first + batch_size]
-            for i, item in zip(batch, run_batch(model, [rows[i][0] for i in batch], layers, pad_id)):
+            for i, item in zip(batch, run_batch(model, [rows[i] for i in batch], layers, pad_id)):
                 row = int(offsets[i])
                 shard.write("target_argmax", row, item["target_argmax"].to(torch.int64))
                 for layer in layers:
@@ -236,7 +251,8 @@ def check_existing(out: Path, settings: dict[str, Any], plan: list[list[str]]) -
     index_path = out / INDEX_NAME
     if index_path.exists():
         old = json.loads(index_path.read_text(encoding="utf-8")).get("settings", {})
-        diff = [f"{k}: {old.get(k)!r} there, {settings[k]!r} now" for k in settings if old.get(k) != settings[k]]
+        diff = [f"{k}: {old.get(k)!r} there, {settings.get(k)!r} now" for k in {**old, **settings}
+                if old.get(k) != settings.get(k)]
         if diff:
             raise DumpSettingsMismatch(f"{index_path} was made with other settings ({'; '.join(diff)}); "
                                        "rerun with the same settings to resume, or choose a new --out")
@@ -279,7 +295,8 @@ def build_index(settings: dict[str, Any], config, plan: list[list[str]], tokens:
         "hidden_size": config.hidden_size, "num_hidden_layers": num_layers,
         "layer_meaning": {str(layer): layer_meaning(layer, num_layers) for layer in layers},
         "tensors": {"input_ids": "(T,) int64", "loss_mask": "(T,) uint8, 1 on answer tokens and the final EOS",
-                    "target_argmax": "(T,) int64, the target's greedy next token after each position",
+                    "target_argmax": "(T,) int64, the target's greedy next token after each loss position, "
+                                     "-1 elsewhere",
                     "offsets": "(n+1,) int64, conversation j = rows offsets[j]:offsets[j+1]",
                     **{hidden_key(layer): f"(T, {config.hidden_size}) {settings['save_dtype']}" for layer in layers}},
         "num_conversations": sum(len(ids) for ids in plan), "num_tokens": sum(tokens),
@@ -311,13 +328,15 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
                 "shard_size": args.shard_size, "layers": parse_layers(args.layers, config.num_hidden_layers),
                 "dtype": str(pick_dtype(pick_device(args.device), args.dtype)).removeprefix("torch."),
                 "save_dtype": args.save_dtype, "answer_prefix": args.answer_prefix}
+    if args.continuation is not None:  # recorded only when set: self-distilled dumps made before it still resume
+        settings["continuation"] = args.continuation
 
     tokenizer = load_tokenizer(args.target)
     if tokenizer.eos_token_id is None:
         raise InputError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
-    rows = [tokenize_row(tokenizer, *conversation_pair(r, n), args.max_length, args.answer_prefix)
+    rows = [tokenize_row(tokenizer, *conversation_pair(r, n, args.continuation), args.max_length, args.answer_prefix)
             for n, r in enumerate(raw, 1)]
-    ids = [str(r.get("id", n)) for n, r in enumerate(raw, 1)]
+    ids = [prompt_of(r)[0] if args.continuation else str(r.get("id", n)) for n, r in enumerate(raw, 1)]
     if len(set(ids)) != len(ids):
         raise InputError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
     plan = [ids[i: i + args.shard_size] for i in range(0, len(ids), args.shard_size)]
@@ -365,7 +384,8 @@ def write_shards(args: argparse.Namespace, out: Path, settings: dict[str, Any], 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="self-distilled ShareGPT JSONL (data_generation.generate)")
+    parser.add_argument("--data", required=True,
+                        help="self-distilled ShareGPT JSONL (data_generation.generate), or prompt rows with --continuation")
     parser.add_argument("--out", required=True, help="dump folder (index.json + shards)")
     parser.add_argument("--target", default="gemma-3-270m")
     parser.add_argument("--layers", nargs="+", default=[PRENORM],
@@ -377,6 +397,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")
     parser.add_argument("--limit", type=int, default=None, help="first N rows of --data")
     parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
+    parser.add_argument("--continuation", default=None, metavar="FIELD",
+                        help="teacher forcing: the row field holding the text that follows each prompt (e.g. reference)")
     parser.add_argument("--answer-prefix", default="", help="text put before each answer (e.g. ' ' for stripped answers)")
     parser.add_argument("--rank", type=int, default=int(os.environ.get("RANK", 0)),
                         help="this process's share of the shards (default: $RANK, as torchrun/accelerate set it)")

@@ -49,7 +49,7 @@ class StopStrings:
 class LocalBackend:
     REFILL_SHARE = 4  # refill once 1/REFILL_SHARE of the slots are free: a prefill costs a few decode steps
 
-    def __init__(self, model, tokenizer, max_new_tokens: int, stop_strings: tuple[str, ...] = (), batch_size: int = 32):
+    def __init__(self, model, tokenizer, max_new_tokens: int, stop_strings: tuple[str, ...] = (), batch_size: int = 64):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         self.stops = StopStrings(tokenizer, stop_strings)

@@ -10,10 +10,11 @@ Writes, per language:
                                                   the long stratum: pairs whose English has >= 15 words,
                                                   question_id "<lang>-long-0001", category
                                                   "translation-<lang>-long" (so reports show it apart)
-    <out-dir>/train/<lang>.jsonl                  {"id", "prompt", "text"}: every other pair, sharing no
+    <out-dir>/train/<lang>.jsonl                  {"id", "prompt", "text", "reference"}: every other pair, sharing no
                                                   source or English sentence with the evaluation set;
                                                   prompt in the same template, text = the source sentence
-                                                  (target-language text for corpus pretraining)
+                                                  (target-language text for corpus pretraining),
+                                                  reference = its English (teacher-forced features)
 """
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def question_rows(lang: str, pairs: list[Pair], stratum: str = "") -> list[dict]
 def pool_rows(lang: str, pairs: list[Pair]) -> list[dict]:
     width = max(5, len(str(len(pairs))))
     return [
-        {"id": f"{lang}-train-{i:0{width}d}", "prompt": translation_prompt(lang, p.source), "text": p.source}
+        {"id": f"{lang}-train-{i:0{width}d}", "prompt": translation_prompt(lang, p.source), "text": p.source,
+         "reference": p.english}
         for i, p in enumerate(pairs, start=1)
     ]
 

@@ -156,8 +156,9 @@ def test_build_writes_eval_and_disjoint_pool(tmp_path):
     expected = expected_de()
     for q in questions:  # the prompt carries the German sentence, the reference its own English
         assert q["turns"] == [f"Translate German to English: {expected[q['reference'][0]]}\nEnglish:"]
-    assert len(pool) == 27 and all(set(r) == {"id", "prompt", "text"} for r in pool)
+    assert len(pool) == 27 and all(set(r) == {"id", "prompt", "text", "reference"} for r in pool)
     assert all(r["prompt"] == f"Translate German to English: {r['text']}\nEnglish:" for r in pool)
+    assert all(expected[r["reference"]] == r["text"] for r in pool)  # each pair's own English, for teacher forcing
     assert len({r["id"] for r in pool}) == len(pool)
     eval_sources = {expected[q["reference"][0]] for q in questions}
     assert not eval_sources & {r["text"] for r in pool}

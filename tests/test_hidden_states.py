@@ -64,7 +64,9 @@ def test_features_equal_single_sequence_forward(setup, dumped):
             out = model(input_ids=ids, output_hidden_states=True)
         for layer in (0, 1, 2):
             assert close(item[f"hidden_{layer}"], out.hidden_states[layer][0]), (i, layer)
-        assert torch.equal(item["target_argmax"], out.logits[0].argmax(-1))
+        answer = item["loss_mask"].bool()  # the LM head runs on answer positions only
+        assert torch.equal(item["target_argmax"][answer], out.logits[0].argmax(-1)[answer])
+        assert (item["target_argmax"][~answer] == -1).all()
 
 
 def test_prenorm_and_postnorm_semantics(setup, dumped):
@@ -203,3 +205,33 @@ def test_a_second_writer_of_the_same_rank_is_refused(setup):
             run(setup, out, "--limit", "3")
     assert not list(out.glob("shard_*"))
     assert run(setup, out, "--limit", "3")["complete"]  # free again
+
+
+def test_teacher_forced_dump_runs_the_target_over_a_given_continuation(setup, tmp_path):
+    """--continuation reference: prompt + ' ' + reference + EOS per pool row; features equal a single forward,
+    the loss mask covers exactly the continuation and EOS, target_argmax is the target's choice there."""
+    _, _, _, model, tokenizer = setup
+    pool = tmp_path / "pool.jsonl"
+    references = ["The column number", "Invalid list of publications", "Change the red brightness"]
+    pool.write_text("".join(json.dumps({"id": f"de-train-{i}", "prompt": f"Translate German to English: Satz {i}\nEnglish:",
+                                        "text": f"Satz {i}", "reference": r}) + "\n" for i, r in enumerate(references)))
+    out = tmp_path / "tf"
+    index = run(setup, out, "--data", str(pool), "--continuation", "reference", "--answer-prefix", " ")
+    assert index["settings"]["continuation"] == "reference" and index["complete"]
+    ds = FeatureShards(out)
+    for i, reference in enumerate(references):
+        item = ds[i]
+        prompt = tokenizer(f"Translate German to English: Satz {i}\nEnglish:").input_ids
+        continuation = tokenizer(" " + reference, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+        assert item["id"] == f"de-train-{i}" and item["input_ids"].tolist() == prompt + continuation
+        assert item["loss_mask"].tolist() == [0] * len(prompt) + [1] * len(continuation)
+        with torch.no_grad():
+            logits = model(input_ids=item["input_ids"][None]).logits[0]
+        answer = item["loss_mask"].bool()
+        assert torch.equal(item["target_argmax"][answer], logits.argmax(-1)[answer])
+    with pytest.raises(hidden_states.InputError, match="no 'translation' text"):
+        run(setup, tmp_path / "bad", "--data", str(pool), "--continuation", "translation")
+    with pytest.raises(hidden_states.DumpSettingsMismatch, match="continuation"):  # not mixed with self-distilled rows
+        run(setup, out)
+    with pytest.raises(hidden_states.InputError, match="pass --continuation FIELD"):
+        run(setup, tmp_path / "bad", "--data", str(pool))

@@ -64,11 +64,11 @@ TASKS = sorted({task for task, _, _ in HEADS.values()})
 STATIC_TREES = ("eagle", "medusa", "hydra")  # the methods calibrate_tree picks a tree for
 
 
-def config(d: Path, target: str, head: str, steps: int) -> TrainConfig:
+def config(d: Path, target: str, head: str, steps: int, features: str = "features") -> TrainConfig:
     task, args, _ = HEADS[head]
     return TrainConfig(task=task, output_dir=str(d / head), steps=steps, batch_size=4, lr=3e-3, warmup_steps=1,
                        save_every=10, log_every=5,
-                       task_args={"data": str(d / "features"), "target": target, "draft_vocab_size": 48, **args})
+                       task_args={"data": str(d / features), "target": target, "draft_vocab_size": 48, **args})
 
 
 @pytest.mark.parametrize("name", list(HEADS))
@@ -113,6 +113,35 @@ def test_head_trains_and_drafts_losslessly(dump, name):
         run.main(["--method", method, "--head", str(head), *tree, "--out", str(d / f"{name}-{method}.jsonl"), *common])
         equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / f"{name}-{method}.jsonl"), "--tie-tolerance", "0"])
         assert accepted_in_file(d / f"{name}-{method}.jsonl") > 0, f"the trained {name} head never had a draft accepted"
+
+
+def test_a_head_trained_on_teacher_forced_features_drafts_losslessly(dump):
+    """Features over text the target did not write (a pool's references, here single letters the copying target
+    would never write) labelled with the target's own next token: the head learns the target, not the text."""
+    d, target = dump
+    pool = d / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"id": f"de-train-{i}", "prompt": f"Translate German to English: Satz {i}\nEnglish:",
+                                        "text": f"Satz {i}", "reference": " ".join(LETTERS[i::5]) + " ::::::::"}) + "\n"
+                            for i in range(8)))
+    hidden_states.main(["--data", str(pool), "--out", str(d / "teacher-forced"), "--target", target, "--dtype", "float32",
+                        "--device", "cpu", "--layers", "2", "--save-dtype", "float32", "--continuation", "reference",
+                        "--answer-prefix", " "])
+    item = FeatureShards(d / "teacher-forced")[0]
+    answer = item["loss_mask"].bool()
+    assert torch.equal(item["target_argmax"][answer], item["input_ids"][answer])  # the copying target's own choice
+    cfg = config(d, target, "eagle", steps=30, features="teacher-forced")
+    cfg = TrainConfig(**{**asdict(cfg), "output_dir": str(d / "eagle-teacher-forced")})
+    train(cfg, build_task(cfg.task, cfg.task_args))
+    questions = d / "q-tf.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
+                                             "turns": [f"Translate German to English: Satz {i}\nEnglish:"]}) + "\n"
+                                 for i in range(4)))
+    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16", "--warmup", "0"]
+    run.main(["--method", "ar", "--out", str(d / "tf-ar.jsonl"), *common])
+    run.main(["--method", "eagle2", "--head", str(d / "eagle-teacher-forced" / "final"), "--out", str(d / "tf-eagle2.jsonl"),
+              *common])
+    equal.main(["--baseline", str(d / "tf-ar.jsonl"), "--answers", str(d / "tf-eagle2.jsonl"), "--tie-tolerance", "0"])
+    assert accepted_in_file(d / "tf-eagle2.jsonl") > 0
 
 
 def test_missing_feature_layer_is_a_clear_error(dump, tmp_path):

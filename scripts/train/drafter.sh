@@ -3,7 +3,7 @@
 # A language-specialized sd drafter: self-distill the target on LANG's training pool (temperatures
 # 0, 0.3, 0.7, 1.0), pretrain a small LM on LANG's text, fine-tune it on the distilled answers, then
 # evaluate sd with it against ar on LANG's questions. Multi-GPU: LAUNCH="accelerate launch --multi_gpu".
-# Env: DISTILL_PROMPTS (1000 prompts x 4 temperatures: ~18 min on 2 CPU cores), LIMIT (eval questions, 20), PRETRAIN_ARGS / FINETUNE_ARGS (key=value overrides).
+# Env: DISTILL_PROMPTS (1000 prompts x 4 temperatures), LIMIT (eval questions, 20), PRETRAIN_ARGS / FINETUNE_ARGS (key=value overrides).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 lang="$1"; recipe="${2:-quick}"

@@ -2,7 +2,7 @@
 # Usage: scripts/train/features.sh LANG
 # The shared, cached inputs of every draft head (EAGLE, Medusa, Hydra): greedy self-distillation of the
 # target on LANG's training pool, then the target's LM-head features over those conversations.
-# Env: DISTILL_PROMPTS (9000: ~35 min on 2 CPU cores; data volume is what head accuracy needs), TEMPERATURES ("0"),
+# Env: DISTILL_PROMPTS (9000; data volume is what head accuracy needs; speed: docs/training.md), TEMPERATURES ("0"),
 #      LAYERS (-1: the LM head's input; "eagle3": EAGLE-3's three taps) into FEATURES_DIR (data/features/LANG).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
