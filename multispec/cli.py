@@ -35,7 +35,8 @@ SECTIONS: dict[str, dict[str, Tool]] = {
         "data-builtin": Tool("data_processing.build_builtin", "the built-in multilingual chat / summary / QA set"),
         "data-online": Tool("data_processing.build_online", "a public benchmark (hub or local files) as questions"),
         "distill": Tool("data_generation.generate", "self-distillation: the target answers training prompts"),
-        "hidden-states": Tool("data_generation.hidden_states", "dump the target's features for head training"),
+        "hidden-states": Tool("data_generation.hidden_states",
+                              "the target's features for head training: self-distilled or teacher-forced"),
     },
     "train": {
         "train": Tool("train.run", "train a drafter or a head from a config (accelerate launch for many GPUs)"),
@@ -52,6 +53,7 @@ SECTIONS: dict[str, dict[str, Tool]] = {
         "quantization": Tool("evaluation.quantization", "int8 target and/or drafter on CPU"),
         "compare-hf": Tool("evaluation.compare_hf", "our loop against Hugging Face's own implementations"),
         "bench-loop": Tool("evaluation.bench_loop", "loop overhead and forward cost against verified tokens"),
+        "bench-distill": Tool("data_generation.bench_distill", "distillation throughput: continuous vs static batches"),
         "host-syncs": Tool("evaluation.host_syncs", "host syncs per target forward, method by method"),
         "gpu-check": Tool("evaluation.gpu_check", "the prepared GPU check: every method, one table"),
         "experiment": Tool("multispec.experiment", "a study from its recipe, experiments/NAME (no name: the list)"),
