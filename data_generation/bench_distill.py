@@ -19,6 +19,7 @@ from data_generation.prompts import read_prompts
 from data_processing.errors import positive_int, run_command
 from data_processing.questions import stop_argument
 from evaluation.tables import dict_table
+from multispec.options import add_target_options
 
 
 @torch.inference_mode()
@@ -41,8 +42,7 @@ def static_batches(model, tokenizer, prompts: list[str], batch_size: int, max_ne
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", required=True)
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--dtype", default="auto")
+    add_target_options(parser, device=False)
     parser.add_argument("--limit", type=positive_int, default=128)
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[32, 64],
                         help="continuous batching slots (the static path uses the first)")

@@ -21,6 +21,7 @@ from data_generation.prompts import read_prompts
 from data_processing.errors import non_negative_float, positive_int, run_command
 from data_processing.questions import stop_argument
 from evaluation.jsonl_store import JsonlStore, OutputFileError
+from multispec.options import add_target_options
 
 
 def row_id(prompt_id: str, temperature: float) -> str:
@@ -99,8 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", required=True, help="training pool, ShareGPT or question file")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--dtype", default="auto")
+    add_target_options(parser, device=False)
     parser.add_argument("--temperatures", type=non_negative_float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
     parser.add_argument("--limit", type=positive_int, default=None, help="first N prompts")
     parser.add_argument("--max-new-tokens", type=positive_int, default=48)

@@ -50,6 +50,7 @@ from data_generation.prompts import prompt_of, prompt_problem
 from evaluation.jsonl_store import lock_exclusively, read_rows
 from model.common.device import DTYPES, pick_device, pick_dtype
 from model.eagle.net3 import default_feature_layers
+from multispec.options import add_target_options
 
 EAGLE3 = "eagle3"  # --layers shorthand for EAGLE-3's taps of the target at hand
 
@@ -387,11 +388,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", required=True,
                         help="self-distilled ShareGPT JSONL (data_generation.generate), or prompt rows with --continuation")
     parser.add_argument("--out", required=True, help="dump folder (index.json + shards)")
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser)
     parser.add_argument("--layers", nargs="+", default=[PRENORM],
                         help="HF hidden-state indices 0..L, 'prenorm', and/or 'eagle3' (EAGLE-3's three taps)")
-    parser.add_argument("--dtype", default="auto", help="dtype the target runs in")
-    parser.add_argument("--device", default=None)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")

@@ -27,6 +27,7 @@ from model.common.loop import GenerationConfig
 from model.common.target import Target
 from model.common.tree import Draft
 from model.common.zoo import load_model
+from multispec.options import add_target_options
 
 
 def forward_cost_curve(target: Target, context: list[int], sizes: list[int], repeats: int = 5) -> list[dict]:
@@ -52,8 +53,7 @@ def forward_cost_curve(target: Target, context: list[int], sizes: list[int], rep
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--dtype", default="auto")
+    add_target_options(parser, device=False)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--per-language", type=int, default=3, help="prompts per language")
     parser.add_argument("--out", default="outputs/bench_loop.json")

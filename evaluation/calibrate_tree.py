@@ -23,6 +23,7 @@ from tqdm import tqdm
 from evaluation.tables import markdown_table
 from model.common.static_tree import best_tree
 from train.tasks import build_task
+from multispec.options import add_target_options
 
 
 @torch.inference_mode()
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", required=True, help="hidden-state dump (held-apart part chosen by --skip/--limit)")
     parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser, dtype=False, device=False)
     parser.add_argument("--total", type=int, default=60, help="tree nodes")
     parser.add_argument("--top-k", type=int, default=10, help="ranks considered per head")
     parser.add_argument("--depth", type=int, default=6, help="eagle: tree depth (draft levels measured)")

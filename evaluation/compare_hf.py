@@ -30,6 +30,7 @@ from evaluation.tables import dict_table
 from model.common.device import synchronize
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
+from multispec.options import add_target_options
 
 
 @dataclass
@@ -202,13 +203,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", required=True)
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser, device=False)
     parser.add_argument("--drafter", default=None, help="draft model for the sd pair")
     parser.add_argument("--gamma", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=None, help="default: ar pld (and sd with --drafter)")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--chat-template", default="auto")
     args = parser.parse_args(argv)
 

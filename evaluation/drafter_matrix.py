@@ -32,6 +32,7 @@ from evaluation.speed import evaluate_file
 from evaluation.tables import markdown_table
 from model.common.zoo import load_model
 from model.registry import METHODS
+from multispec.options import add_target_options
 
 METRICS = ("MAT", "speedup")
 HEAD_METHODS = tuple(name for name, method in METHODS.items() if method.weights == "head")
@@ -150,11 +151,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--generic", default=None, help="drafter name the language-named drafters are compared with")
     parser.add_argument("--questions", default="data/questions/translation_{lang}.jsonl", help="path with {lang}")
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser, device=False)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--gamma", type=int, default=4, help="draft length of sd")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up answers per run (the target stays loaded)")
     args = parser.parse_args(argv)
     drafters = parse_drafters(args.drafters)

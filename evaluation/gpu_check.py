@@ -27,6 +27,7 @@ from model.common.device import synchronize
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.registry import METHODS, build_drafter
+from multispec.options import add_target_options
 
 
 def cuda_syncs(target: Target, drafter, prompts: list[list[int]], cfg: GenerationConfig) -> float:
@@ -74,8 +75,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from model.common.zoo import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--device", default=None, help="default: cuda when present")
+    add_target_options(parser, dtype=False)
     parser.add_argument("--per-language", type=int, default=1, help="prompts per language")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--methods", nargs="+", default=sorted(METHODS), choices=sorted(METHODS))

@@ -26,6 +26,7 @@ from model.common.accept import AcceptConfig
 from model.common.loop import Drafter, GenerationConfig, generate
 from model.common.target import Target
 from model.registry import METHODS, build_drafter
+from multispec.options import add_target_options
 
 SYNC_BUDGET = 4  # host syncs per target forward, every method, greedy and sampling
 
@@ -97,9 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     from model.common.zoo import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--device", default=None)
+    add_target_options(parser)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--per-language", type=int, default=1, help="prompts per language")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")

@@ -20,6 +20,7 @@ from evaluation.answers import load_answers
 from evaluation.equal import compare
 from evaluation.speed import evaluate_file
 from evaluation.tables import dict_table
+from multispec.options import add_target_options
 
 # name -> (method, quantize the target, quantize the drafter)
 RUNS = {
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--drafter", required=True)
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser, dtype=False, device=False)
     parser.add_argument("--gamma", type=int, default=3)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--max-new-tokens", type=int, default=64)

@@ -27,6 +27,7 @@ from evaluation.session import Session
 from model.common.accept import AcceptConfig
 from model.common.zoo import load_tokenizer
 from model.registry import METHODS, method_config, method_module
+from multispec.options import add_target_options
 
 WARMUP_RUNS = 3
 
@@ -82,7 +83,7 @@ def build_parser(method: str | None) -> argparse.ArgumentParser:
         description=__doc__.split("\n")[0], parents=parents,
         epilog=f"methods: {', '.join(sorted(METHODS))}; `--method M --help` lists a method's own options")
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
-    parser.add_argument("--target", default="gemma-3-270m", help="embedded name, local folder or hub id")
+    add_target_options(parser)
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--max-new-tokens", type=positive_int, default=128)
@@ -90,8 +91,6 @@ def build_parser(method: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--typical", action="store_true",
                         help="Medusa's typical acceptance when sampling (lossy: answers are marked so)")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
-    parser.add_argument("--device", default=None)
     parser.add_argument("--device-map", default=None,
                         help="split a big target across GPUs with accelerate (e.g. auto); default: all on --device")
     parser.add_argument("--attn-implementation", default=None, choices=["sdpa", "eager", "flash_attention_2"],

@@ -28,6 +28,7 @@ from data_processing.errors import InputError, run_command
 from evaluation import speed
 from evaluation.run import AnswerRun, parse_args
 from model.common.zoo import load_model
+from multispec.options import add_target_options
 
 # what every configuration answered side by side shares: one loaded target, one question set, one length limit
 SHARED_SETTINGS = ("questions", "target", "dtype", "device", "device_map", "attn_implementation", "limit",
@@ -100,9 +101,7 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
                         help="one configuration (repeatable); the first is the speed baseline")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--target", default="gemma-3-270m")
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--device", default=None)
+    add_target_options(parser)
     parser.add_argument("--device-map", default=None, help="split a big target across GPUs (e.g. auto)")
     parser.add_argument("--attn-implementation", default=None, choices=["sdpa", "eager", "flash_attention_2"])
     args, common = parser.parse_known_args(argv)

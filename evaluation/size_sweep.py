@@ -35,6 +35,7 @@ from evaluation.step_cost import step_time, verify_cost
 from evaluation.tables import dict_table
 from model.common.zoo import load_model, resolve
 from model.sd.vocab import DraftVocab
+from multispec.options import add_target_options
 
 
 def verification_steps(rows: list[dict]) -> list[int]:
@@ -110,11 +111,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--names", nargs="+", default=None, help="one label per drafter (default: folder names)")
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--target", default="gemma-3-270m")
+    add_target_options(parser, device=False)
     parser.add_argument("--gammas", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--quantize-drafter", action="store_true")
     parser.add_argument("--warmup", type=int, default=run.WARMUP_RUNS)
     args = parser.parse_args(argv)

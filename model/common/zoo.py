@@ -63,6 +63,7 @@ class EmbeddedModel:
     license: str
 
 
+DEFAULT_TARGET = "gemma-3-270m"  # what every tool loads unless told otherwise
 EMBEDDED: dict[str, EmbeddedModel] = {
     "gemma-3-270m": EmbeddedModel(_gemma_gguf, "Gemma Terms of Use (https://ai.google.dev/gemma/terms)"),
     "smollm2-135m": EmbeddedModel(_smollm2_gguf, "Apache-2.0"),

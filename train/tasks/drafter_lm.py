@@ -15,7 +15,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from evaluation.jsonl_store import read_rows
-from model.common.zoo import load_tokenizer
+from model.common.zoo import DEFAULT_TARGET, load_tokenizer
 from model.sd.vocab import DraftVocab
 
 IGNORE = -100
@@ -27,7 +27,7 @@ def rows_of(files: str | list[str], limit: int | None) -> list[dict]:
 
 
 class DrafterLMTask:
-    def __init__(self, data: str | list[str], target: str = "gemma-3-270m", stage: str = "pretrain",
+    def __init__(self, data: str | list[str], target: str = DEFAULT_TARGET, stage: str = "pretrain",
                  init_from: str | None = None, hidden_size: int = 256, layers: int = 2, heads: int = 4,
                  intermediate_size: int = 768, max_length: int = 128, draft_vocab_size: int = 8192,
                  limit: int | None = None, vocab_answers: str | list[str] | None = None, vocab_limit: int | None = None):
