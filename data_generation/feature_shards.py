@@ -1,4 +1,5 @@
-"""Read hidden-state dumps (written by `data_generation.hidden_states`) as a torch Dataset of conversations.
+"""The hidden-state dump format: its shard writer, and its reader as a torch Dataset of conversations
+(`data_generation.hidden_states` computes what is written).
 
 A dump folder holds `index.json` and `shard_00000.safetensors`, `shard_00001.safetensors`, ... Each
 shard stores flat concatenations over its conversations, cut apart by `offsets` (n+1,):
@@ -98,3 +99,42 @@ class FeatureShards(Dataset):
         state = self.__dict__.copy()
         state["_handles"], state["_offsets"] = {}, {}
         return state
+
+
+_SAFETENSORS_DTYPES = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32", torch.int64: "I64",
+                       torch.uint8: "U8"}
+
+
+class StreamedShard:
+    """A safetensors file written while its batches arrive, so no shard is ever held in memory (a 4096-wide
+    target's 2,000-conversation shard would be ~5 GB of RAM).
+
+    Every tensor's shape is known from the plan, so the header goes first and each conversation's rows are
+    written at their place as its batch finishes. The layout is safetensors' own (8-byte little-endian header
+    length, a JSON header padded to 8 bytes, then the tensors' raw little-endian bytes back to back); the
+    safetensors library has no streaming writer, and its reader (safe_open) checks the result like any file."""
+
+    def __init__(self, path: Path, specs: dict[str, tuple[torch.dtype, tuple[int, ...]]], metadata: dict[str, str]):
+        header: dict[str, Any] = {"__metadata__": metadata}
+        self.offsets: dict[str, int] = {}
+        self.row_bytes: dict[str, int] = {}
+        offset = 0
+        for name, (dtype, shape) in specs.items():
+            item = torch.empty((), dtype=dtype).element_size()
+            nbytes = item * int(torch.tensor(shape).prod()) if shape else item
+            header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+            self.offsets[name], self.row_bytes[name] = offset, nbytes // max(shape[0], 1)
+            offset += nbytes
+        blob = json.dumps(header, separators=(",", ":")).encode()
+        blob += b" " * (-len(blob) % 8)
+        self.file = open(path, "wb")
+        self.file.write(len(blob).to_bytes(8, "little") + blob)
+        self.start = 8 + len(blob)
+        self.file.truncate(self.start + offset)
+
+    def write(self, name: str, first_row: int, rows: torch.Tensor) -> None:
+        self.file.seek(self.start + self.offsets[name] + first_row * self.row_bytes[name])
+        self.file.write(rows.contiguous().cpu().view(torch.uint8).numpy().tobytes())
+
+    def close(self) -> None:
+        self.file.close()

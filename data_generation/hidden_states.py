@@ -44,7 +44,7 @@ from safetensors import safe_open
 from tqdm import tqdm
 
 from data_processing.errors import InputError, run_command
-from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, hidden_key, shard_name
+from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, StreamedShard, hidden_key, shard_name
 from data_generation.local_backend import greedy_argmax
 from data_generation.prompts import prompt_of, prompt_problem
 from evaluation.jsonl_store import lock_exclusively, read_rows
@@ -164,45 +164,6 @@ def run_batch(model, rows: list[tuple[list[int], list[int]]], layers: list[int |
     argmax[loss] = greedy_argmax(model.get_output_embeddings().weight, out.last_hidden_state[loss.to(device)]).cpu()
     return [{**{hidden_key(layer): h[b, :n].cpu() for layer, h in states.items()}, "target_argmax": argmax[b, :n]}
             for b, n in enumerate(lengths)]
-
-
-_SAFETENSORS_DTYPES = {torch.bfloat16: "BF16", torch.float16: "F16", torch.float32: "F32", torch.int64: "I64",
-                       torch.uint8: "U8"}
-
-
-class StreamedShard:
-    """A safetensors file written while its batches arrive, so no shard is ever held in memory (a 4096-wide
-    target's 2,000-conversation shard would be ~5 GB of RAM).
-
-    Every tensor's shape is known from the plan, so the header goes first and each conversation's rows are
-    written at their place as its batch finishes. The layout is safetensors' own (8-byte little-endian header
-    length, a JSON header padded to 8 bytes, then the tensors' raw little-endian bytes back to back); the
-    safetensors library has no streaming writer, and its reader (safe_open) checks the result like any file."""
-
-    def __init__(self, path: Path, specs: dict[str, tuple[torch.dtype, tuple[int, ...]]], metadata: dict[str, str]):
-        header: dict[str, Any] = {"__metadata__": metadata}
-        self.offsets: dict[str, int] = {}
-        self.row_bytes: dict[str, int] = {}
-        offset = 0
-        for name, (dtype, shape) in specs.items():
-            item = torch.empty((), dtype=dtype).element_size()
-            nbytes = item * int(torch.tensor(shape).prod()) if shape else item
-            header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
-            self.offsets[name], self.row_bytes[name] = offset, nbytes // max(shape[0], 1)
-            offset += nbytes
-        blob = json.dumps(header, separators=(",", ":")).encode()
-        blob += b" " * (-len(blob) % 8)
-        self.file = open(path, "wb")
-        self.file.write(len(blob).to_bytes(8, "little") + blob)
-        self.start = 8 + len(blob)
-        self.file.truncate(self.start + offset)
-
-    def write(self, name: str, first_row: int, rows: torch.Tensor) -> None:
-        self.file.seek(self.start + self.offsets[name] + first_row * self.row_bytes[name])
-        self.file.write(rows.contiguous().cpu().view(torch.uint8).numpy().tobytes())
-
-    def close(self) -> None:
-        self.file.close()
 
 
 def dump_shard(model, rows: list[tuple[list[int], list[int]]], layers: list[int | str], batch_size: int,

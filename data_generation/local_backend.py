@@ -92,7 +92,8 @@ class LocalBackend:
                     finished.append(i)
                     yield row.key, self.tokenizer.decode(row.new_ids, skip_special_tokens=True), len(row.new_ids)
             if finished:
-                keep = [i for i in range(len(rows)) if i not in set(finished)]
+                gone = set(finished)
+                keep = [i for i in range(len(rows)) if i not in gone]
                 rows = [rows[i] for i in keep]
                 cache, mask, feed = _select(cache, mask, feed, keep)
 
