@@ -4,7 +4,8 @@
 # side by side (recipe.json). Sizes in pool rows: SD on the first $SD prompts (the next $HOLDOUT distilled
 # too, held apart for every head's top-1 per depth), TF on the same $SD rows' English references, and TF on
 # $SD + $MORE rows (the $MORE after the held-apart ones). Each stage prints its wall time.
-# Env: SD (1000), HOLDOUT (500), MORE (3000), STEPS (600), LANG_ (de).
+# Env: SD (1000), HOLDOUT (500), MORE (3000), STEPS (600), LANG_ (de). Argument `data`: stop after the data stages
+# (experiments/embedded_weights/run.sh trains the shipped weights on them).
 set -euo pipefail
 lang="${LANG_:-de}"; sd="${SD:-1000}"; holdout="${HOLDOUT:-500}"; more="${MORE:-3000}"; steps="${STEPS:-600}"
 data="data/scaling/$lang"; out="outputs/data_scaling/$lang"
@@ -20,6 +21,7 @@ stage "TF features, $sd rows" python -m data_generation.hidden_states --data "da
   --continuation reference --answer-prefix ' ' --out "$data/tf" --layers -1
 stage "TF features, $more more rows" python -m data_generation.hidden_states --data "$data/more.jsonl" \
   --continuation reference --answer-prefix ' ' --out "$data/tf-more" --layers -1
+[ "${1:-}" = data ] && exit 0
 
 train() {  # NAME DATA LIMIT
   python -m train.run --config train/configs/eagle_quick.json --resume "output_dir=$out/$1" "task_args.data=$2" \
