@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--depth", type=int, default=6, help="eagle: tree depth (draft levels measured)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--accuracy-out", default=None,
+                        help="also write the table as JSON: {positions: [...], rank_accuracy: [[head 1 ranks], ...]}")
     args = parser.parse_args(argv)
 
     levels = {"unroll": args.depth} if args.task.startswith("eagle") else {}  # EAGLE drafts every depth with one net
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps([list(path) for path in tree]) + "\n")
     print(f"{len(tree)} nodes, depth {max(map(len, tree))} -> {args.out}")
+    if args.accuracy_out:
+        Path(args.accuracy_out).write_text(json.dumps({"held_apart": {"features": args.features, "skip": args.skip,
+                                                                     "limit": args.limit},
+                                                      "positions": counts, "rank_accuracy": acc}) + "\n")
 
 
 if __name__ == "__main__":

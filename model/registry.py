@@ -24,27 +24,28 @@ class Method:
     weights: str | None = None  # "drafter" (a draft LM: --drafter) or "head" (trained heads: --head); None: none
     tree: str | None = None  # "static" (a fixed shape: --tree) or "dynamic" (grown each step); None: a chain
     training_task: str | None = None  # the train.tasks entry that makes its weights
+    shipped: str | None = None  # its weights shipped for the embedded target: `embedded:<lang>/<shipped>` (weights/)
 
 
 METHODS: dict[str, Method] = {
     "ar": Method("model.ar.drafter", "plain decoding, one token per target forward: every speedup's baseline"),
     "sd": Method("model.sd.drafter", "speculative decoding with a small draft LM proposing gamma tokens",
-                 weights="drafter", training_task="drafter_lm"),
+                 weights="drafter", training_task="drafter_lm", shipped="sd"),
     "pld": Method("model.pld.drafter", "prompt lookup: proposes what followed the last n-gram's earlier occurrence"),
     "eagle": Method("model.eagle.eagle1", "EAGLE: a one-layer head on the target's features drafts a static tree",
-                    weights="head", tree="static", training_task="eagle"),
+                    weights="head", tree="static", training_task="eagle", shipped="eagle"),
     "eagle2": Method("model.eagle.eagle2", "EAGLE-2: the EAGLE head grows a tree by draft confidence",
-                     weights="head", tree="dynamic", training_task="eagle"),
+                     weights="head", tree="dynamic", training_task="eagle", shipped="eagle"),
     "eagle3": Method("model.eagle.eagle3", "EAGLE-3: a head on three target layers, trained with training-time test",
-                     weights="head", tree="dynamic", training_task="eagle3"),
+                     weights="head", tree="dynamic", training_task="eagle3", shipped="eagle3"),
     "lookahead": Method("model.lookahead.drafter", "lookahead decoding: Jacobi iterations fill an n-gram pool",
                         tree="dynamic"),
     "medusa": Method("model.medusa.drafter", "Medusa: one head per future position, candidates in a tree",
-                     weights="head", tree="static", training_task="medusa"),
+                     weights="head", tree="static", training_task="medusa", shipped="medusa"),
     "hydra": Method("model.hydra.drafter", "Hydra: sequentially dependent heads, candidates in a tree",
-                    weights="head", tree="static", training_task="hydra"),
+                    weights="head", tree="static", training_task="hydra", shipped="hydra"),
     "ctc": Method("model.ctc.drafter", "CTC drafter: blank-aware heads, prefix beam search into a trie",
-                  weights="head", tree="dynamic", training_task="ctc"),
+                  weights="head", tree="dynamic", training_task="ctc", shipped="ctc"),
 }
 
 

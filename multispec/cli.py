@@ -41,6 +41,7 @@ SECTIONS: dict[str, dict[str, Tool]] = {
     "train": {
         "train": Tool("train.run", "train a drafter or a head from a config (accelerate launch for many GPUs)"),
         "calibrate-tree": Tool("evaluation.calibrate_tree", "a static draft tree from trained heads' accuracy"),
+        "ship": Tool("train.ship", "trained runs -> shipped weights (bf16, tree, provenance) under weights/"),
     },
     "serve and judge": {
         "serve": Tool("llm_judge.serve", "an OpenAI-compatible server decoding with any method"),

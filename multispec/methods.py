@@ -10,9 +10,15 @@ import json
 from typing import Any
 
 from evaluation.tables import markdown_table
+from model.common.zoo import DEFAULT_TARGET, WEIGHTS_DIR
 from model.registry import METHODS, method_module
 
 NEEDS = {None: "nothing", "drafter": "a draft LM (--drafter)", "head": "trained heads (--head)"}
+
+
+def shipped_languages(name: str) -> list[str]:
+    """Languages whose `name` weights ship for the embedded target (weights/<target>/<lang>/<name>/)."""
+    return sorted(p.parent.parent.name for p in (WEIGHTS_DIR / DEFAULT_TARGET).glob(f"*/{name}/provenance.json")) or ["none"]
 
 
 def describe_methods() -> list[dict[str, Any]]:
@@ -23,6 +29,8 @@ def describe_methods() -> list[dict[str, Any]]:
         records.append({"method": name, "summary": method.summary, "needs": NEEDS[method.weights],
                         "draft": f"{method.tree} tree" if method.tree else "chain",
                         "trained by": f"train task {method.training_task}" if method.training_task else "-",
+                        "shipped weights": f"embedded:<lang>/{method.shipped} ({', '.join(shipped_languages(method.shipped))})"
+                        if method.shipped else "-",
                         "options": options})
     return records
 
@@ -35,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "json":
         print(json.dumps(records, indent=2))
         return 0
-    header = ["method", "needs", "draft", "trained by", "options (defaults)", "summary"]
+    header = ["method", "needs", "draft", "trained by", "shipped weights", "options (defaults)", "summary"]
     print(markdown_table(header, [
-        [r["method"], r["needs"], r["draft"], r["trained by"],
+        [r["method"], r["needs"], r["draft"], r["trained by"], r["shipped weights"],
          " ".join(f"--{k} {v!r}" for k, v in r["options"].items()) or "-", r["summary"]] for r in records]))
     print("\nA method's options go after it: multispec run --method eagle2 --head H --total-tokens 20 ...")
     return 0

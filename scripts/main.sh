@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up the environment if needed, then run the main job on the embedded default target (Gemma 3 270M):
-# every training-free method (ar, pld, lookahead) over de, fr, ja, ru, zh -> English (20 questions each from the system's
-# gettext catalogs, and 10 (LONG_LIMIT) from each language's long stratum, English of >= 15 words, reported as
-# translation-<lang>-long; the built-in multilingual set where there are no catalogs), ending in the report table
-# and plots under outputs/answers/report. Extra arguments go to evaluation.run; DRAFTER=path adds sd.
+# all ten methods over de, fr, ja, ru, zh -> English, each trained one where weights ship for it (weights/: German),
+# (20 questions each from the system's gettext catalogs, and 10 (LONG_LIMIT) from each language's long stratum,
+# English of >= 15 words, reported as translation-<lang>-long; the built-in multilingual set where there are no
+# catalogs), ending in the report table and plots under outputs/answers/report. Extra arguments go to
+# evaluation.run; METHODS, LANGS and the weights' variables of scripts/eval/all.sh narrow or change it.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"

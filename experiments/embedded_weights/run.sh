@@ -6,7 +6,7 @@
 #   2. each method's training (`train.run`, shapes chosen so that all weights weigh <= 40 MB in bf16);
 #   3. top-1 per depth on the held-apart answers and the CPU static trees (evaluation.calibrate_tree);
 #   4. `python -m train.ship`: bf16 weights, draft vocabulary, tree and provenance.json into weights/.
-# Env: STEPS (600 for heads), SD_STEPS (800 pretrain, 400 finetune).
+# Env: STEPS (600 for heads), SD_STEPS (800 pretrain, 400 finetune). Each stage prints its wall time (stages.log).
 set -euo pipefail
 source scripts/env.sh
 lang=de; data="data/scaling/$lang"; out="outputs/embedded_weights/$lang"; steps="${STEPS:-600}"
@@ -37,7 +37,8 @@ train sd drafter_lm_quick_finetune "task_args.data=$data/distilled.jsonl" task_a
 
 calibrate() {  # METHOD FEATURES: top-1 per depth on the held-apart answers, and the CPU tree
   stage "held-apart accuracy $1" python -m evaluation.calibrate_tree --task "$1" --head "$out/$1/final" \
-    --features "$2" --skip $sd --total "$CPU_TREE_NODES" --top-k 2 --out "$out/$1/tree.json" | tee "$out/$1/held_apart.md"
+    --features "$2" --skip $sd --total "$CPU_TREE_NODES" --top-k 2 --out "$out/$1/tree.json" \
+    --accuracy-out "$out/$1/held_apart.json"
 }
 calibrate eagle "$data/sd"
 calibrate eagle3 "$data/sd-eagle3"

@@ -80,7 +80,7 @@ def save_head(net: FrozenTarget, folder: str | Path, kind: str, shape: Any, skip
 def load_head(folder: str | Path, kind: str, shape_cls: type, make: Callable[..., FrozenTarget], target_model,
               skip: tuple[str, ...] = ()) -> FrozenTarget:
     """make(shape, embed, head, vocab) -> net; the folder's trained weights loaded into it, checked against the target."""
-    folder = Path(folder)
+    folder = local_head(folder)
     if not (folder / f"{kind}_config.json").exists():
         raise FileNotFoundError(f"{folder} holds no {kind}_config.json: not a trained {kind} head "
                                 f"(train one with scripts/train/{kind}.sh)")
@@ -123,9 +123,17 @@ def build_and_load(make: Callable[[], FrozenTarget], weights: dict[str, torch.Te
     return net, missing, unexpected
 
 
+def local_head(name: str | Path) -> Path:
+    """A head folder, or the one shipped under a name such as `embedded:de/eagle` (model.common.zoo.shipped_weights)."""
+    from model.common.zoo import SHIPPED, shipped_weights
+
+    return shipped_weights(name) if str(name).startswith(SHIPPED) else Path(name).expanduser()
+
+
 def fetch_head(name: str, files: list[str]) -> Path:
-    """A local path as is; a hub id `org/name` downloaded (only `files`) where a hub is reachable, for published heads."""
-    folder = Path(name).expanduser()
+    """A local path as is (or a shipped head by name); a hub id `org/name` downloaded (only `files`) where a hub is
+    reachable, for published heads."""
+    folder = local_head(name)
     if folder.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
         return folder
     from huggingface_hub import snapshot_download

@@ -61,6 +61,12 @@ def check_tree(paths: list[RankPath]) -> list[RankPath]:
     return sorted(seen, key=lambda path: (len(path), path))
 
 
+def head_tree(folder: str | Path) -> Path | None:
+    """The tree a head folder ships with (`tree.json`, calibrated for it, as in weights/), used when --tree is empty."""
+    path = Path(folder, "tree.json")
+    return path if path.exists() else None
+
+
 def load_tree(path: str | Path) -> list[RankPath]:
     """A tree from a JSON list of rank lists, e.g. [[0], [1], [0, 0]] (the format Medusa and EAGLE publish)."""
     data = json.loads(Path(path).read_text())

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from model.common.static_tree import RankPath, children_ranks, default_tree, load_tree
+from model.common.static_tree import RankPath, children_ranks, default_tree, head_tree, load_tree
 from model.common.tree import Draft
 
 
@@ -200,7 +201,8 @@ class TreeHeadConfig:
     paths, or with --dynamic EAGLE-2's confidence-ranked tree, one level per head."""
 
     head: str = ""  # folder of trained heads (train/tasks/<method>.py)
-    tree: str = ""  # JSON list of rank paths (python -m evaluation.calibrate_tree writes one); empty: the default tree
+    tree: str = ""  # JSON list of rank paths (python -m evaluation.calibrate_tree writes one); empty: the head folder's
+    # tree.json if it ships one (weights/), else the default tree
     total_tokens: int = 60  # nodes of the default tree; with --dynamic, nodes kept after reranking
     top_k: int = 10  # widest branching of the default tree; with --dynamic, nodes grown per level and children each
     dynamic: bool = False  # grow the tree from the heads' confidence each step instead of a fixed shape
@@ -213,8 +215,9 @@ class TreeHeadConfig:
         if self.dynamic and self.tree:
             raise ValueError("--dynamic grows its own tree: drop --tree")
 
-    def policy(self, heads: int) -> Policy:
-        """The tree policy for `heads` heads (one tree level each)."""
+    def policy(self, heads: int, folder: Path | None = None) -> Policy:
+        """The tree policy for `heads` heads (one tree level each) loaded from `folder`."""
         if self.dynamic:
             return DynamicTree(heads - 1, self.top_k, self.total_tokens, self.min_path_prob)
-        return StaticTree(load_tree(self.tree) if self.tree else default_tree(self.total_tokens, heads, self.top_k))
+        tree = self.tree or (folder and head_tree(folder))
+        return StaticTree(load_tree(tree) if tree else default_tree(self.total_tokens, heads, self.top_k))

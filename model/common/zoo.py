@@ -6,6 +6,7 @@ safetensors + config + tokenizer folder under the cache directory; later loads t
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -69,6 +70,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(_smollm2_gguf, "Apache-2.0"),
 }
 
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"  # drafters and heads shipped with the project
+SHIPPED = "embedded:"  # `embedded:de/eagle`: the German EAGLE head shipped for the embedded default target
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -105,8 +109,32 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
         raise
 
 
+def shipped_weights(name: str) -> Path:
+    """`embedded:LANG/METHOD` -> the folder of that drafter or head shipped for DEFAULT_TARGET (weights/, each with
+    its provenance.json); loading it next to another target is refused by the usual shape and tokenizer checks."""
+    folder = WEIGHTS_DIR / DEFAULT_TARGET / name.removeprefix(SHIPPED)
+    if not (folder / "provenance.json").exists():
+        have = sorted(f"{SHIPPED}{p.parent.parent.name}/{p.parent.name}"
+                      for p in WEIGHTS_DIR.glob(f"{DEFAULT_TARGET}/*/*/provenance.json"))
+        raise ModelNotFound(f"no shipped weights {name!r} (shipped: {', '.join(have) or 'none'}; rebuild them with "
+                            f"experiments/embedded_weights/run.sh)")
+    return folder
+
+
+def tokenizer_home(where: str) -> str:
+    """Where a model's tokenizer lives: its own folder, or for shipped weights (which leave out the 33 MB
+    tokenizer) the target they were trained for, named in their provenance.json."""
+    folder = Path(where)
+    provenance = folder / "provenance.json"
+    if folder.is_dir() and provenance.exists() and not (folder / "tokenizer_config.json").exists():
+        return resolve(json.loads(provenance.read_text())["target"])
+    return where
+
+
 def resolve(name: str) -> str:
     """Return a local folder or hub id that from_pretrained can load, converting embedded models on first use."""
+    if name.startswith(SHIPPED):
+        return str(shipped_weights(name))
     if name in EMBEDDED:
         out_dir = cache_dir() / "models" / name
         if not (out_dir / "config.json").exists():
@@ -128,7 +156,7 @@ def resolve(name: str) -> str:
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(resolve(name))
+    return AutoTokenizer.from_pretrained(tokenizer_home(resolve(name)))
 
 
 def load_model(
@@ -159,7 +187,7 @@ def load_model(
         if device_map and offloaded:  # offloaded weights stay on meta between forwards: the loop needs them resident
             raise ValueError(f"--device-map {device_map} offloads part of {name} to {', '.join(offloaded)}: the GPUs "
                              f"cannot hold it; use more GPUs or a smaller target (offloaded decoding is not supported)")
-        tokenizer = AutoTokenizer.from_pretrained(where)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_home(where))
     except OSError as err:
         raise ModelNotFound(f"could not load model {name!r} from {where}: {err}") from err
     return model.eval(), tokenizer

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from model.common.heads import place
+from model.common.heads import local_head, place
 from model.common.state import DecodeState, Verdict
 from model.common.tree import Draft
 from model.common.tree_search import Policy, Pool, TreeHeadConfig, grow, to_draft
@@ -76,5 +76,6 @@ class HydraDrafter(MedusaDrafter):  # Medusa's tree bookkeeping; the heads read 
 def build(target, config: Config, **_) -> HydraDrafter:
     if not config.head:
         raise ValueError("hydra needs trained heads: pass --head FOLDER (train them with scripts/train/hydra.sh)")
-    net = place(load_net(config.head, target.model), target)
-    return HydraDrafter(net, config.policy(net.shape.num_heads))
+    folder = local_head(config.head)
+    net = place(load_net(folder, target.model), target)
+    return HydraDrafter(net, config.policy(net.shape.num_heads, folder))

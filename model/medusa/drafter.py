@@ -47,7 +47,8 @@ class MedusaDrafter:
 
 
 def load_heads(name: str, target_model) -> MedusaNet:
-    """Heads trained here (train/tasks/medusa.py), or published Medusa-1 heads from a folder or hub id."""
+    """Heads trained here (train/tasks/medusa.py), shipped ones (`embedded:de/medusa`), or published Medusa-1 heads
+    from a folder or hub id."""
     folder = fetch_head(name, ["config.json", *published.WEIGHT_FILES])
     return published.load_published(folder, target_model) if published.is_published(folder) else load_net(folder, target_model)
 
@@ -55,5 +56,6 @@ def load_heads(name: str, target_model) -> MedusaNet:
 def build(target, config: Config, **_) -> MedusaDrafter:
     if not config.head:
         raise ValueError("medusa needs trained heads: pass --head FOLDER (train them with scripts/train/medusa.sh)")
-    net = place(load_heads(config.head, target.model), target)
-    return MedusaDrafter(net, config.policy(net.shape.num_heads))
+    folder = fetch_head(config.head, ["config.json", *published.WEIGHT_FILES])
+    net = place(load_heads(str(folder), target.model), target)
+    return MedusaDrafter(net, config.policy(net.shape.num_heads, folder))

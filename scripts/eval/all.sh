@@ -3,34 +3,39 @@
 # Every method in $METHODS over every language in $LANGS (a language "de-long" is de's long stratum, answered
 # with de's weights), side by side question by question
 # (evaluation/side_by_side.py), then the report (markdown table + plots) in
-# $OUT_DIR/report. METHODS defaults to the training-free ones (ar pld lookahead), plus sd when DRAFTER
-# is set. Trained methods take their weights from env, where {lang} becomes each language:
-#   DRAFTER (sd), EAGLE_HEAD (+ EAGLE_TREE for eagle; eagle2 builds its own), EAGLE3_HEAD (eagle3), MEDUSA_HEAD + MEDUSA_TREE,
-#   HYDRA_HEAD + HYDRA_TREE, CTC_HEAD
+# $OUT_DIR/report. METHODS defaults to all ten; a trained method runs where it has weights: by default the ones
+# shipped for the embedded target (weights/gemma-3-270m/<lang>/, German today), elsewhere it is left out with a
+# note. Other weights come from env, where {lang} becomes each language:
+#   DRAFTER (sd), EAGLE_HEAD (eagle, eagle2), EAGLE3_HEAD (eagle3), MEDUSA_HEAD, HYDRA_HEAD, CTC_HEAD, and the static
+#   trees EAGLE_TREE, MEDUSA_TREE, HYDRA_TREE (default: the head folder's tree.json, calibrated for this CPU)
 # and EXTRA_<method> adds that method's own options, e.g.
 #   METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final EXTRA_eagle2="--total-tokens 20" bash scripts/eval/all.sh --limit 20
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/../env.sh"
 out="${OUT_DIR:-outputs/answers}"
-default="ar pld lookahead"
-[ -n "${DRAFTER:-}" ] && default="$default sd"
-read -r -a methods <<< "${METHODS:-$default}"
+read -r -a methods <<< "${METHODS:-ar pld lookahead sd eagle eagle2 eagle3 medusa hydra ctc}"
 [[ " ${methods[*]} " == *" ar "* ]] || methods=(ar "${methods[@]}")  # the baseline every speedup needs
 
-method_args() {  # method lang -> its weights' options
-  local path="" tree=""
+method_args() {  # method lang -> its weights' options; exit status 1: no weights for this language
+  local option=--head path shipped="$1" tree=""
   case "$1" in
-    sd) path="${DRAFTER:?sd needs DRAFTER=path}"; echo "--drafter ${path//\{lang\}/$2}"; return ;;
-    eagle) path="${EAGLE_HEAD:?eagle needs EAGLE_HEAD=path}"; tree="${EAGLE_TREE:-}" ;;
-    eagle2) path="${EAGLE_HEAD:?eagle2 needs EAGLE_HEAD=path}" ;;
-    eagle3) path="${EAGLE3_HEAD:?eagle3 needs EAGLE3_HEAD=path}" ;;
-    medusa) path="${MEDUSA_HEAD:?medusa needs MEDUSA_HEAD=path}"; tree="${MEDUSA_TREE:-}" ;;
-    hydra) path="${HYDRA_HEAD:?hydra needs HYDRA_HEAD=path}"; tree="${HYDRA_TREE:-}" ;;
-    ctc) path="${CTC_HEAD:?ctc needs CTC_HEAD=path}" ;;
-    *) return ;;
+    sd) option=--drafter; path="${DRAFTER:-}" ;;
+    eagle) path="${EAGLE_HEAD:-}"; tree="${EAGLE_TREE:-}" ;;
+    eagle2) path="${EAGLE_HEAD:-}"; shipped=eagle ;;
+    eagle3) path="${EAGLE3_HEAD:-}" ;;
+    medusa) path="${MEDUSA_HEAD:-}"; tree="${MEDUSA_TREE:-}" ;;
+    hydra) path="${HYDRA_HEAD:-}"; tree="${HYDRA_TREE:-}" ;;
+    ctc) path="${CTC_HEAD:-}" ;;
+    *) return 0 ;;
   esac
-  echo "--head ${path//\{lang\}/$2}${tree:+ --tree ${tree//\{lang\}/$2}}"
+  path="${path:-embedded:$2/$shipped}"
+  path="${path//\{lang\}/$2}"
+  if [[ "$path" == embedded:* && ! -f "weights/gemma-3-270m/${path#embedded:}/provenance.json" ]]; then
+    echo "[multispec] $1: no weights shipped for $2 ($path), left out there" >&2
+    return 1
+  fi
+  echo "$option $path${tree:+ --tree ${tree//\{lang\}/$2}}"
 }
 
 question_files=()
@@ -38,7 +43,8 @@ for lang in ${LANGS:-de fr ja ru zh}; do
   runs=()
   for method in "${methods[@]}"; do
     extra="EXTRA_$method"
-    runs+=(--run "$method=--method $method $(method_args "$method" "${lang%-long}") ${!extra:-}")
+    weights="$(method_args "$method" "${lang%-long}")" || continue
+    runs+=(--run "$method=--method $method $weights ${!extra:-}")
   done
   question_files+=("$(bash "$here/questions.sh" "$lang")")
   # one loaded target per language; every question answered by every method before the next (drift-free ratios)
@@ -52,7 +58,7 @@ cat "$out"/*/ar.jsonl > "$out/ar_all.jsonl"
 others=()
 for method in "${methods[@]}"; do
   [ "$method" = ar ] && continue
-  cat "$out"/*/"$method".jsonl > "$out/${method}_all.jsonl"
+  cat "$out"/*/"$method".jsonl > "$out/${method}_all.jsonl" 2>/dev/null || true  # languages it ran on
   others+=("$out/${method}_all.jsonl")
 done
 python -m evaluation.report --baseline "$out/ar_all.jsonl" --answers "${others[@]}" --out-dir "$out/report" \

@@ -1,0 +1,74 @@
+"""The drafters and heads shipped in weights/ (experiments/embedded_weights): each one loads by name next to the
+embedded target, is refused next to a target it was not trained for, carries its provenance, and drafts losslessly
+(with drafts accepted) against plain decoding on German translation prompts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from lossless import LosslessLedger
+from tiny import tiny_gemma3
+
+from model.ar.drafter import PlainDrafter
+from model.common.accept import AcceptConfig
+from model.common.loop import GenerationConfig, generate
+from model.common.target import Target
+from model.common.zoo import DEFAULT_TARGET, WEIGHTS_DIR, ModelNotFound, shipped_weights
+from model.registry import METHODS, build_drafter
+
+SHIPPED = {name: method for name, method in METHODS.items() if method.shipped}
+GERMAN = ["Die Datei konnte nicht gespeichert werden.", "Bitte geben Sie Ihr Passwort erneut ein.",
+          "Das Fenster wird geschlossen, wenn der Vorgang abgeschlossen ist."]
+BUDGET_BYTES = 40_000_000  # the clone stays light: every shipped weight together
+
+
+def options(name: str) -> dict[str, str]:
+    kind = "drafter" if SHIPPED[name].weights == "drafter" else "head"
+    return {kind: f"embedded:de/{SHIPPED[name].shipped}"}
+
+
+def test_every_trained_method_ships_german_weights_with_provenance():
+    total = 0
+    for name, method in SHIPPED.items():
+        folder = shipped_weights(f"embedded:de/{method.shipped}")
+        provenance = json.loads((folder / "provenance.json").read_text())
+        assert provenance["target"] == DEFAULT_TARGET and provenance["rebuild"] and provenance["steps"] > 0, name
+        assert all(part["rows"] > 0 for part in provenance["data"]), name
+        assert not (folder / "tokenizer.json").exists(), f"{name}: the 33 MB tokenizer comes from the target"
+    for folder in {shipped_weights(f"embedded:de/{m.shipped}") for m in SHIPPED.values()}:
+        total += sum(p.stat().st_size for p in folder.iterdir())
+    assert total <= BUDGET_BYTES, f"shipped weights weigh {total / 1e6:.1f} MB, over the 40 MB budget"
+
+
+def test_unknown_shipped_name_lists_what_ships():
+    with pytest.raises(ModelNotFound, match="embedded:de/eagle"):
+        shipped_weights("embedded:xx/eagle")
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_weights_refused_next_to_another_target(name):
+    target = Target(tiny_gemma3(vocab_size=96))  # hidden size 64, 96 ids: not the target they were trained for
+    with pytest.raises(Exception, match=r"hidden size|vocabulary|tokenizer|token ids"):
+        build_drafter(name, target, options(name), accept=AcceptConfig(), tokenizer=None)
+
+
+@pytest.mark.slow
+def test_shipped_weights_draft_losslessly_on_the_real_target(gemma_fp32):
+    model, tokenizer = gemma_fp32
+    target = Target(model)
+    cfg = GenerationConfig(max_new_tokens=24, eos_token_ids=(tokenizer.eos_token_id,))
+    prompts = [tokenizer(f"Translate German to English: {text}\nEnglish:").input_ids for text in GERMAN]
+    references = [generate(ids, target, PlainDrafter(), cfg, tokenizer).tokens for ids in prompts]
+    ledger = LosslessLedger()
+    for name in sorted(SHIPPED):
+        # one drafter answers every prompt, as the runner's session reuses it
+        drafter = build_drafter(name, target, options(name), tokenizer=tokenizer, accept=AcceptConfig(),
+                                generator=torch.Generator().manual_seed(0))
+        for ids, expected in zip(prompts, references):
+            ledger.check(name, generate(ids, target, drafter, cfg, tokenizer), expected)
+    ledger.assert_drafts_accepted(sorted(SHIPPED))
+
+
+def test_weights_folder_holds_only_shipped_targets():
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir()) == [DEFAULT_TARGET]

@@ -1,0 +1,116 @@
+"""Package trained runs as the weights shipped with the project (weights/<target>/<lang>/<method>/).
+
+    python -m train.ship --runs outputs/embedded_weights/de --out weights/gemma-3-270m/de
+
+Each run folder of `train.run` (`final/`, `checkpoint/config.json`, optionally the `tree.json` and
+`held_apart.json` of evaluation.calibrate_tree) becomes one folder holding the trained weights in
+bfloat16 (heads load them into the target's dtype), the shape and draft-vocabulary files, the CPU tree
+where there is one, and provenance.json: the command that rebuilds it, the commit, the training settings,
+the data it read and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
+weights take the tokenizer of the target named in their provenance (model.common.zoo.tokenizer_home).
+Run folders that are not one of the shipped methods (e.g. the sd drafter's pretraining) are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.common.zoo import DEFAULT_TARGET
+
+SHIPPED_METHODS = ("sd", "eagle", "eagle3", "medusa", "hydra", "ctc")
+REBUILD = "bash experiments/embedded_weights/run.sh"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+                   "chat_template.jinja")
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def data_rows(data: str | list[str], limit: int | None, skip: int = 0) -> list[dict]:
+    """Each data source with the rows training read: conversations of a feature dump, or lines of a JSONL file."""
+    rows = []
+    for source in [data] if isinstance(data, str) else data:
+        index = Path(source, "index.json")
+        total = (sum(shard["count"] for shard in json.loads(index.read_text())["shards"]) if index.exists()
+                 else sum(1 for line in open(source, encoding="utf-8") if line.strip()))
+        used = max(0, total - skip) if not limit else min(limit, max(0, total - skip))
+        rows.append({"source": source, "rows": used, "of": total})
+    return rows
+
+
+def training(settings: dict) -> dict:
+    """What a train.run checkpoint's config says about the run: task, steps, optimizer settings, data read."""
+    args = settings["task_args"]
+    return {"task": settings["task"], "steps": settings["steps"], "batch_size": settings["batch_size"],
+            "lr": settings["lr"], "task_args": args, "data": data_rows(args["data"], args.get("limit"), args.get("skip", 0))}
+
+
+def depth_top1(held_apart: Path) -> dict | None:
+    if not held_apart.exists():
+        return None
+    table = json.loads(held_apart.read_text())
+    return {"top1": [round(ranks[0], 3) for ranks in table["rank_accuracy"]], "positions": table["positions"],
+            **table["held_apart"]}
+
+
+def ship(run: Path, out: Path, method: str) -> dict:
+    """One run folder -> one shipped folder; returns its provenance."""
+    settings = json.loads((run / "checkpoint" / "config.json").read_text())
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for path in sorted((run / "final").iterdir()):
+        if path.name in TOKENIZER_FILES:
+            continue
+        if path.suffix == ".safetensors":  # bf16 halves the clone; loaders cast back to the target's dtype
+            tensors = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+            save_file(tensors, str(out / path.name), metadata={"format": "pt"})
+        else:
+            shutil.copy2(path, out / path.name)
+    if (run / "tree.json").exists():
+        shutil.copy2(run / "tree.json", out / "tree.json")
+    args = settings["task_args"]
+    init_from = args.get("init_from")  # the sd drafter: fine-tuned from a pretraining run next to it
+    pretraining = Path(init_from).parent / "checkpoint" / "config.json" if init_from else None
+    provenance = {
+        "method": method,
+        "target": args.get("target") or DEFAULT_TARGET,
+        "rebuild": REBUILD,
+        "commit": commit(),
+        **training(settings),
+        "pretraining": training(json.loads(pretraining.read_text())) if pretraining and pretraining.exists() else None,
+        "held_apart": depth_top1(run / "held_apart.json"),
+        "bytes": sum(p.stat().st_size for p in out.iterdir()),
+    }
+    (out / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
+    return provenance
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", required=True, help="folder of train.run outputs, one subfolder per method")
+    parser.add_argument("--out", required=True, help="weights/<target>/<lang>")
+    args = parser.parse_args(argv)
+    total = 0
+    for method in SHIPPED_METHODS:
+        run = Path(args.runs, method)
+        if not (run / "final").is_dir():
+            print(f"[ship] {method}: no {run}/final, skipped")
+            continue
+        provenance = ship(run, Path(args.out, method), method)
+        total += provenance["bytes"]
+        top1 = provenance["held_apart"]["top1"] if provenance["held_apart"] else "not measured"
+        print(f"[ship] {method}: {provenance['bytes'] / 1e6:.1f} MB, {provenance['steps']} steps, held-apart top-1 {top1}")
+    print(f"[ship] {total / 1e6:.1f} MB in all -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
