@@ -143,6 +143,7 @@ def test_device_accept_rules_equal_the_host_walks():
     assert accepted > 100  # the trees were accepted deep enough to test the walk, not just the root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["chain", "topk"])
 def test_device_speculative_sampling_preserves_target_distribution(shape):
     """Sampled chains (Leviathan's rule, all uniforms at once) and deterministic trees (one target draw per node)

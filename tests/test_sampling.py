@@ -231,6 +231,7 @@ def sequence_pvalues(counts: Counter, expected: dict) -> tuple[float, float]:
     return pvalues[0], pvalues[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_loop_sampling_matches_target(kind):
     counts, expected = loop_samples(kind)
@@ -238,6 +239,7 @@ def test_loop_sampling_matches_target(kind):
     assert min(first, later) > ALPHA / 2, (first, later)  # two tests: each at half the level
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sd-chain", "sampled-tree"])
 def test_loop_chi_square_catches_sampling_the_bonus_from_p(kind, monkeypatch):
     """Power check at the same n: a verifier that samples the token after a rejection from p instead of the residual

@@ -73,6 +73,7 @@ def test_resume_gives_the_same_next_step_loss(workdir, monkeypatch):
         train(longer, build_task(longer.task, longer.task_args), resume=True)
 
 
+@pytest.mark.slow
 def test_two_processes_under_accelerate_launch(workdir):
     """Under DDP each step is one batch per process and the logged loss is their mean: at lr 0 (the initial weights
     throughout) the two logged losses are means of batch losses over four disjoint pairs of the eight rows, i.e.

@@ -214,6 +214,7 @@ def test_training_time_test_options_are_checked(dump):
     assert build_task("eagle3", {**eagle3, "feature_weight": 0}).weights == (0.0, 1.0)  # an explicit 0 is fine
 
 
+@pytest.mark.slow
 def test_training_time_test_under_accelerate_launch(dump):
     """Several passes of the net per step (one per unrolled level) under DDP with two processes."""
     d, target = dump

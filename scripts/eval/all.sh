@@ -8,7 +8,8 @@
 # note. Other weights come from env, where {lang} becomes each language:
 #   DRAFTER (sd), EAGLE_HEAD (eagle, eagle2), EAGLE3_HEAD (eagle3), MEDUSA_HEAD, HYDRA_HEAD, CTC_HEAD, and the static
 #   trees EAGLE_TREE, MEDUSA_TREE, HYDRA_TREE (default: the head folder's tree.json, calibrated for this CPU)
-# and EXTRA_<method> adds that method's own options, e.g.
+# and EXTRA_<method> adds that method's own options (without a GPU, eagle2, eagle3 and ctc default to the CPU trees
+# of env.sh), e.g.
 #   METHODS="ar eagle2" EAGLE_HEAD=outputs/eagle/{lang}/final EXTRA_eagle2="--total-tokens 20" bash scripts/eval/all.sh --limit 20
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -37,6 +38,10 @@ method_args() {  # method lang -> its weights' options; exit status 1: no weight
   fi
   echo "$option $path${tree:+ --tree ${tree//\{lang\}/$2}}"
 }
+
+if ! command -v nvidia-smi >/dev/null 2>&1; then  # a CPU: the small dynamic trees measured for it (env.sh)
+  : "${EXTRA_eagle2:=$CPU_EAGLE2_TREE}" "${EXTRA_eagle3:=$CPU_EAGLE2_TREE}" "${EXTRA_ctc:=--total-tokens $CPU_TREE_NODES}"
+fi
 
 question_files=()
 for lang in ${LANGS:-de fr ja ru zh}; do
