@@ -10,26 +10,24 @@ import json
 from typing import Any
 
 from evaluation.tables import markdown_table
-from model.common.zoo import DEFAULT_TARGET, WEIGHTS_DIR
+from model.common.zoo import shipped
 from model.registry import METHODS, method_module
 
 NEEDS = {None: "nothing", "drafter": "a draft LM (--drafter)", "head": "trained heads (--head)"}
 
 
-def shipped_languages(name: str) -> list[str]:
-    """Languages whose `name` weights ship for the embedded target (weights/<target>/<lang>/<name>/)."""
-    return sorted(p.parent.parent.name for p in (WEIGHTS_DIR / DEFAULT_TARGET).glob(f"*/{name}/provenance.json")) or ["none"]
-
-
 def describe_methods() -> list[dict[str, Any]]:
     """One record per method: its registry entry and its Config's options with their defaults."""
     records = []
+    languages = {}  # weights name -> languages they ship for
+    for lang, weights in shipped():
+        languages.setdefault(weights, []).append(lang)
     for name, method in METHODS.items():
         options = {f.name.replace("_", "-"): f.default for f in dataclasses.fields(method_module(name).Config)}
         records.append({"method": name, "summary": method.summary, "needs": NEEDS[method.weights],
                         "draft": f"{method.tree} tree" if method.tree else "chain",
                         "trained by": f"train task {method.training_task}" if method.training_task else "-",
-                        "shipped weights": f"embedded:<lang>/{method.shipped} ({', '.join(shipped_languages(method.shipped))})"
+                        "shipped weights": f"embedded:<lang>/{method.shipped} ({', '.join(languages.get(method.shipped, ['none']))})"
                         if method.shipped else "-",
                         "options": options})
     return records

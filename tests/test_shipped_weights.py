@@ -72,3 +72,34 @@ def test_shipped_weights_draft_losslessly_on_the_real_target(gemma_fp32):
 
 def test_weights_folder_holds_only_shipped_targets():
     assert sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir()) == [DEFAULT_TARGET]
+
+
+def test_ship_packages_a_run_in_bf16_with_provenance(tmp_path):
+    """train.ship: weights halved to bf16, tokenizer left out, tree and held-apart accuracy carried into provenance."""
+    from safetensors.torch import load_file, save_file
+
+    from train import ship
+
+    run, rows = tmp_path / "runs" / "medusa", tmp_path / "rows.jsonl"
+    (run / "final").mkdir(parents=True)
+    (run / "checkpoint").mkdir()
+    rows.write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(5)))
+    save_file({"w": torch.ones(4, 4), "ids": torch.arange(3)}, str(run / "final" / "medusa.safetensors"))
+    (run / "final" / "medusa_config.json").write_text("{}")
+    (run / "final" / "tokenizer.json").write_text("{}")
+    (run / "tree.json").write_text("[[0]]")
+    (run / "held_apart.json").write_text(json.dumps({"held_apart": {"features": "f", "skip": 3, "limit": None},
+                                                     "positions": [10], "rank_accuracy": [[0.4567, 0.1]]}))
+    settings = {"task": "medusa", "steps": 7, "batch_size": 2, "lr": 0.1, "task_args": {"data": str(rows), "limit": 3}}
+    (run / "checkpoint" / "config.json").write_text(json.dumps(settings))
+    ship.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    out = tmp_path / "out" / "medusa"
+    weights = load_file(str(out / "medusa.safetensors"))
+    assert weights["w"].dtype == torch.bfloat16 and weights["ids"].dtype == torch.int64
+    assert sorted(p.name for p in out.iterdir()) == ["medusa.safetensors", "medusa_config.json", "provenance.json",
+                                                     "tree.json"]
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["target"] == DEFAULT_TARGET and provenance["steps"] == 7
+    assert provenance["data"] == [{"source": str(rows), "rows": 3, "of": 5}]
+    assert provenance["held_apart"]["top1"] == [0.457] and provenance["held_apart"]["skip"] == 3
+    assert not (tmp_path / "out" / "sd").exists()  # runs that are not there are skipped

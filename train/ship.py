@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from data_generation.feature_shards import FeatureShards
+from evaluation.environment import git_commit
+from evaluation.jsonl_store import read_rows
 from model.common.zoo import DEFAULT_TARGET
 
 SHIPPED_METHODS = ("sd", "eagle", "eagle3", "medusa", "hydra", "ctc")
@@ -29,18 +31,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "chat_template.jinja")
 
 
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
 def data_rows(data: str | list[str], limit: int | None, skip: int = 0) -> list[dict]:
     """Each data source with the rows training read: conversations of a feature dump, or lines of a JSONL file."""
     rows = []
     for source in [data] if isinstance(data, str) else data:
-        index = Path(source, "index.json")
-        total = (sum(shard["count"] for shard in json.loads(index.read_text())["shards"]) if index.exists()
-                 else sum(1 for line in open(source, encoding="utf-8") if line.strip()))
+        total = len(FeatureShards(source) if Path(source).is_dir() else read_rows(source))
         used = max(0, total - skip) if not limit else min(limit, max(0, total - skip))
         rows.append({"source": source, "rows": used, "of": total})
     return rows
@@ -84,7 +79,7 @@ def ship(run: Path, out: Path, method: str) -> dict:
         "method": method,
         "target": args.get("target") or DEFAULT_TARGET,
         "rebuild": REBUILD,
-        "commit": commit(),
+        "commit": git_commit() or "unknown",
         **training(settings),
         "pretraining": training(json.loads(pretraining.read_text())) if pretraining and pretraining.exists() else None,
         "held_apart": depth_top1(run / "held_apart.json"),

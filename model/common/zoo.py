@@ -109,13 +109,17 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
         raise
 
 
+def shipped() -> list[tuple[str, str]]:
+    """(language, weights name) of every drafter and head shipped for DEFAULT_TARGET, sorted."""
+    return sorted((p.parent.parent.name, p.parent.name) for p in WEIGHTS_DIR.glob(f"{DEFAULT_TARGET}/*/*/provenance.json"))
+
+
 def shipped_weights(name: str) -> Path:
     """`embedded:LANG/METHOD` -> the folder of that drafter or head shipped for DEFAULT_TARGET (weights/, each with
     its provenance.json); loading it next to another target is refused by the usual shape and tokenizer checks."""
     folder = WEIGHTS_DIR / DEFAULT_TARGET / name.removeprefix(SHIPPED)
     if not (folder / "provenance.json").exists():
-        have = sorted(f"{SHIPPED}{p.parent.parent.name}/{p.parent.name}"
-                      for p in WEIGHTS_DIR.glob(f"{DEFAULT_TARGET}/*/*/provenance.json"))
+        have = [f"{SHIPPED}{lang}/{method}" for lang, method in shipped()]
         raise ModelNotFound(f"no shipped weights {name!r} (shipped: {', '.join(have) or 'none'}; rebuild them with "
                             f"experiments/embedded_weights/run.sh)")
     return folder
