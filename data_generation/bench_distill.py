@@ -2,7 +2,7 @@
 through HF `generate` (the local backend before continuous batching: each batch runs until its longest row stops).
 
     python -m data_generation.bench_distill --prompts data/train/de.jsonl [--limit 128] [--batch-sizes 32 64]
-        [--max-new-tokens 48] [--stop '\\n'] [--rounds 2] [--target gemma-3-270m]
+        [--max-new-tokens 128] [--stop '\\n'] [--rounds 2] [--target gemma-3-270m]
 
 Paths alternate within each round on the same prompts (this machine is noisy); greedy answers of every path are
 compared with the static path's. Prints a markdown table: answer tokens per second and the speedup over static.
@@ -19,7 +19,7 @@ from data_generation.prompts import read_prompts
 from data_processing.errors import positive_int, run_command
 from data_processing.questions import stop_argument
 from evaluation.tables import dict_table
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 @torch.inference_mode()
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prompts", required=True)
     add_target_options(parser, device=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--limit", type=positive_int, default=128)
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[32, 64],
                         help="continuous batching slots (the static path uses the first)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=48)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument)
     parser.add_argument("--rounds", type=positive_int, default=2)
     args = parser.parse_args(argv)

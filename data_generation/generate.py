@@ -1,7 +1,7 @@
 """Self-distillation: the target answers training prompts at several temperatures -> ShareGPT rows.
 
     python -m data_generation.generate --prompts data/train/de.jsonl --out data/distill/de.jsonl
-        [--target gemma-3-270m] [--temperatures 0 0.3 0.7 1.0] [--limit N] [--max-new-tokens 48]
+        [--target gemma-3-270m] [--temperatures 0 0.3 0.7 1.0] [--limit N] [--max-new-tokens 128]
         [--stop '\\n'] [--batch-size 64]
         [--backend openai --base-url http://localhost:8000/v1 --model NAME --concurrency 16]
 
@@ -18,10 +18,10 @@ import time
 from tqdm import tqdm
 
 from data_generation.prompts import read_prompts
-from data_processing.errors import non_negative_float, positive_int, run_command
+from data_processing.errors import InputError, non_negative_float, positive_int, run_command
 from data_processing.questions import stop_argument
 from evaluation.jsonl_store import JsonlStore, OutputFileError
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 def row_id(prompt_id: str, temperature: float) -> str:
@@ -101,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", required=True, help="training pool, ShareGPT or question file")
     parser.add_argument("--out", required=True)
     add_target_options(parser, device=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--temperatures", type=non_negative_float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
-    parser.add_argument("--limit", type=positive_int, default=None, help="first N prompts")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=48)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N prompts (e.g. another file's)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N prompts (after --skip)")
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work)")
     parser.add_argument("--batch-size", type=positive_int, default=64,
@@ -119,13 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> None:
     if args.backend == "openai" and not (args.base_url and args.model):
-        build_parser().error("--backend openai needs --base-url and --model")
+        raise InputError("--backend openai needs --base-url and --model")
     stops = tuple(args.stop or ())
     print(f"[multispec] stop strings: {list(stops)}", flush=True)
-    prompts = read_prompts(args.prompts)[: args.limit]
+    prompts = read_prompts(args.prompts)[args.skip:][: args.limit]
     config = settings(args)
     with JsonlStore(args.out) as store:
         check_settings(store, config)
@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[multispec] all {len(prompts) * len(args.temperatures)} answers already in {store.path}")
             return
         distill(make_backend(args, stops), prompts, args.temperatures, store, args.seed, stops, config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -282,7 +282,7 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
     data = Path(args.data)
     if not data.exists():
         raise InputError(f"--data {data} not found")
-    raw = read_rows(data)[: args.limit]
+    raw = read_rows(data)[args.skip:][: args.limit]
     if not raw:
         raise InputError(f"--data {data} has no rows")
     config = AutoConfig.from_pretrained(resolve(args.target)).get_text_config()  # layers resolve before the slow load
@@ -292,13 +292,15 @@ def dump(args: argparse.Namespace) -> dict[str, Any]:
                 "save_dtype": args.save_dtype, "answer_prefix": args.answer_prefix}
     if args.continuation is not None:  # recorded only when set: self-distilled dumps made before it still resume
         settings["continuation"] = args.continuation
+    if args.skip:  # recorded only when set, as continuation
+        settings["skip"] = args.skip
 
     tokenizer = load_tokenizer(args.target)
     if tokenizer.eos_token_id is None:
         raise InputError(f"the tokenizer of {args.target} has no EOS token; answers must end with one")
     rows = [tokenize_row(tokenizer, *conversation_pair(r, n, args.continuation), args.max_length, args.answer_prefix)
-            for n, r in enumerate(raw, 1)]
-    ids = [prompt_of(r)[0] if args.continuation else str(r.get("id", n)) for n, r in enumerate(raw, 1)]
+            for n, r in enumerate(raw, args.skip + 1)]
+    ids = [prompt_of(r)[0] if args.continuation else str(r.get("id", n)) for n, r in enumerate(raw, args.skip + 1)]
     if len(set(ids)) != len(ids):
         raise InputError(f"--data {data} repeats conversation ids; each row needs a unique 'id'")
     plan = [ids[i: i + args.shard_size] for i in range(0, len(ids), args.shard_size)]
@@ -344,7 +346,7 @@ def write_shards(args: argparse.Namespace, out: Path, settings: dict[str, Any], 
     return json.loads((out / INDEX_NAME).read_text(encoding="utf-8"))
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True,
                         help="self-distilled ShareGPT JSONL (data_generation.generate), or prompt rows with --continuation")
@@ -355,7 +357,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")
-    parser.add_argument("--limit", type=int, default=None, help="first N rows of --data")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N rows of --data")
+    parser.add_argument("--limit", type=int, default=None, help="first N rows of --data (after --skip)")
     parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
     parser.add_argument("--continuation", default=None, metavar="FIELD",
                         help="teacher forcing: the row field holding the text that follows each prompt (e.g. reference)")
@@ -364,7 +367,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="this process's share of the shards (default: $RANK, as torchrun/accelerate set it)")
     parser.add_argument("--world-size", type=int, default=int(os.environ.get("WORLD_SIZE", 1)),
                         help="processes splitting the shards (default: $WORLD_SIZE)")
-    return dump(parser.parse_args(argv))
+    return parser
+
+
+run = dump  # the stage entry point (multispec experiment): settings as the command line gives them
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    return dump(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -13,20 +13,27 @@ from data_processing.builtin_set import BUILTIN_LANGUAGES, builtin_rows
 from data_processing.questions import QuestionFileError, write_questions
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("data/questions/builtin.jsonl"))
     parser.add_argument("--langs", nargs="+", default=list(BUILTIN_LANGUAGES), choices=BUILTIN_LANGUAGES)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
     rows = builtin_rows(tuple(args.langs))
-    try:
-        n = write_questions(args.out, rows)
-    except QuestionFileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    n = write_questions(Path(args.out), rows)
     for category, count in sorted(Counter(r["category"] for r in rows).items()):
         print(f"{category:<18}{count:>4}")
     print(f"wrote {n} questions to {args.out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        run(build_parser().parse_args(argv))
+    except QuestionFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from data_processing.errors import InputError
 from data_processing.gettext_pairs import LONG_WORDS, Pair, catalog_files, scan_catalogs, split_long, split_pairs
 from data_processing.languages import LANGUAGE_NAMES, check_language, locale_folder, translation_prompt
 from data_processing.questions import write_jsonl, write_questions
@@ -114,7 +115,7 @@ def build(langs: list[str], locale_dir: Path, out_dir: Path, per_pair: int, seed
     return counts
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--langs", nargs="+", required=True, help="language codes, e.g. de fr ja ru zh")
     parser.add_argument("--per-pair", type=int, default=80, help="evaluation questions per language")
@@ -123,16 +124,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locale-dir", type=Path, default=Path("/usr/share/locale"))
     parser.add_argument("--out-dir", type=Path, default=Path("data"))
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
     try:
-        counts = build(args.langs, args.locale_dir, args.out_dir, args.per_pair, args.seed, args.long_per_pair)
+        counts = build(args.langs, Path(args.locale_dir), Path(args.out_dir), args.per_pair, args.seed,
+                       args.long_per_pair)
     except (NoCatalogsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise InputError(str(e)) from None
     print(f"{'lang':<6}{'pairs':>8}{'eval':>6}{'long':>6}{'pool':>8}")
     for lang, (n, n_eval, n_long, n_pool) in counts.items():
         print(f"{lang:<6}{n:>8}{n_eval:>6}{n_long:>6}{n_pool:>8}")
-    print(f"wrote {args.out_dir / 'questions'}/translation_<lang>[_long].jsonl and {args.out_dir / 'train'}/<lang>.jsonl")
+    print(f"wrote {Path(args.out_dir) / 'questions'}/translation_<lang>[_long].jsonl and {Path(args.out_dir) / 'train'}/<lang>.jsonl")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        run(build_parser().parse_args(argv))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

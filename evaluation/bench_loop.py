@@ -6,7 +6,7 @@ Side by side in one run, on the same prompts:
   3. target forward time vs number of verified tokens (chain and tree masks), which bounds every speedup.
 Per-language speedups come from evaluation.run + evaluation.speed (scripts/main.sh).
 
-    python -m evaluation.bench_loop [--target gemma-3-270m] [--max-new-tokens 64] [--per-language 3]
+    python -m evaluation.bench_loop [--target gemma-3-270m] [--max-new-tokens 128] [--per-language 3]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from model.common.loop import GenerationConfig
 from model.common.target import Target
 from model.common.tree import Draft
 from model.common.zoo import load_model
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 def forward_cost_curve(target: Target, context: list[int], sizes: list[int], repeats: int = 5) -> list[dict]:
@@ -54,7 +54,7 @@ def forward_cost_curve(target: Target, context: list[int], sizes: list[int], rep
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_target_options(parser, device=False)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--per-language", type=int, default=3, help="prompts per language")
     parser.add_argument("--out", default="outputs/bench_loop.json")
     args = parser.parse_args(argv)

@@ -45,12 +45,12 @@ def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[f
     return [(h / max(n, 1)).tolist() for h, n in zip(hits, counts)], counts
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=["medusa", "hydra", "eagle", "eagle3"], required=True)
     parser.add_argument("--head", required=True, help="trained heads' folder")
     parser.add_argument("--features", required=True, help="hidden-state dump (held-apart part chosen by --skip/--limit)")
-    parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on")
+    parser.add_argument("--skip", type=int, default=0, help="conversations the heads were trained on (-N: the last N are held apart)")
     parser.add_argument("--limit", type=int, default=None)
     add_target_options(parser, dtype=False, device=False)
     parser.add_argument("--total", type=int, default=60, help="tree nodes")
@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--accuracy-out", default=None,
                         help="also write the table as JSON: {positions: [...], rank_accuracy: [[head 1 ranks], ...]}")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def run(args: argparse.Namespace) -> None:
     levels = {"unroll": args.depth} if args.task.startswith("eagle") else {}  # EAGLE drafts every depth with one net
     task = build_task(args.task, {"data": args.features, "target": args.target, "init_from": args.head,
                                   "skip": args.skip, "limit": args.limit, **levels})
@@ -77,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.accuracy_out).write_text(json.dumps({"held_apart": {"features": args.features, "skip": args.skip,
                                                                      "limit": args.limit},
                                                       "positions": counts, "rank_accuracy": acc}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Our loop against the HF implementations of the same methods, side by side in one run.
 
     python -m evaluation.compare_hf --questions Q.jsonl [--target gemma-3-270m] [--drafter PATH --gamma 5]
-        [--methods ar pld sd] [--limit 10] [--max-new-tokens 64] [--dtype auto]
+        [--methods ar pld sd] [--limit 10] [--max-new-tokens 128] [--dtype auto]
 
 Pairs: our `ar` vs HF greedy `generate`; our `sd` vs HF assisted generation with the same draft model
 (fixed gamma, confidence threshold off); our `pld` vs HF prompt lookup (same n-gram and draft sizes).
@@ -30,7 +30,7 @@ from evaluation.tables import dict_table
 from model.common.device import synchronize
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 @dataclass
@@ -204,12 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", required=True)
     add_target_options(parser, device=False)
+    add_generation_options(parser)
     parser.add_argument("--drafter", default=None, help="draft model for the sd pair")
     parser.add_argument("--gamma", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=None, help="default: ar pld (and sd with --drafter)")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--chat-template", default="auto")
     args = parser.parse_args(argv)
 
     methods = args.methods or (["ar", "pld"] + (["sd"] if args.drafter else []))

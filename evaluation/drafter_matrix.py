@@ -3,7 +3,7 @@ and how a language's own (specialized) drafter compares with a generic one.
 
     python -m evaluation.drafter_matrix --drafters de=PATH fr=PATH ... generic=PATH --langs de fr ja ru zh \
         --out-dir outputs/specialized [--generic generic] [--questions 'data/questions/translation_{lang}.jsonl']
-        [--limit 20] [--gamma 4] [--max-new-tokens 64] [--target gemma-3-270m] [--dtype auto]
+        [--limit 20] [--gamma 4] [--max-new-tokens 128] [--target gemma-3-270m] [--dtype auto]
         [--method sd|eagle|eagle2|medusa|hydra|ctc] [--method-args='--total-tokens 20']
 
 A drafter is an `sd` draft model (--drafter PATH, with --gamma) or, for the head methods, a trained head
@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from data_processing.errors import InputError
 from evaluation import side_by_side
 from evaluation.answers import load_answers
 from evaluation.run import method_options_parser, settings
@@ -32,7 +33,7 @@ from evaluation.speed import evaluate_file
 from evaluation.tables import markdown_table
 from model.common.zoo import load_model
 from model.registry import METHODS
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 METRICS = ("MAT", "speedup")
 HEAD_METHODS = tuple(name for name, method in METHODS.items() if method.weights == "head")
@@ -43,9 +44,9 @@ def parse_drafters(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"--drafters takes NAME=PATH items, got {item!r}")
+            raise InputError(f"--drafters takes NAME=PATH items, got {item!r}")
         if name in drafters or name == "ar":
-            raise SystemExit(f"drafter name {name!r} is used twice or reserved")
+            raise InputError(f"drafter name {name!r} is used twice or reserved")
         drafters[name] = path
     return drafters
 
@@ -140,7 +141,7 @@ def plot(cells: dict[str, dict[str, dict[str, float]]], path: Path, method: str 
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drafters", nargs="+", required=True,
                         help="NAME=PATH (an sd draft model, or a head for the head methods); name a specialized "
@@ -152,17 +153,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--generic", default=None, help="drafter name the language-named drafters are compared with")
     parser.add_argument("--questions", default="data/questions/translation_{lang}.jsonl", help="path with {lang}")
     add_target_options(parser, device=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--gamma", type=int, default=4, help="draft length of sd")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=1, help="warm-up answers per run (the target stays loaded)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict:
     drafters = parse_drafters(args.drafters)
     if args.generic is not None and args.generic not in drafters:
-        raise SystemExit(f"--generic {args.generic!r} is not one of the drafters {sorted(drafters)}")
+        raise InputError(f"--generic {args.generic!r} is not one of the drafters {sorted(drafters)}")
     for lang in args.langs:
         if not Path(args.questions.format(lang=lang)).is_file():
-            raise SystemExit(f"no question file {args.questions.format(lang=lang)} for language {lang!r}")
+            raise InputError(f"no question file {args.questions.format(lang=lang)} for language {lang!r}")
     out = Path(args.out_dir)
     shared = {"target": args.target, "max_new_tokens": args.max_new_tokens, "dtype": args.dtype,
               "warmup": args.warmup, "limit": args.limit}
@@ -183,6 +187,10 @@ def main(argv: list[str] | None = None) -> dict:
     plot(cells, out / "matrix.png", args.method)
     print(text)
     return {"cells": cells, "specialization": special}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

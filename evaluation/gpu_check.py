@@ -1,6 +1,6 @@
 """The prepared GPU check: every method on the embedded target on one GPU, in one summary table (minutes).
 
-    bash scripts/gpu_check.sh            # = python -m evaluation.gpu_check [--per-language 1] [--max-new-tokens 64]
+    bash scripts/gpu_check.sh            # = python -m evaluation.gpu_check [--per-language 1] [--max-new-tokens 128]
 
 Per method (heads untrained: shapes, syncs and losslessness do not depend on their quality), float32:
   lossless      greedy tokens identical to `ar`'s on the same prompts
@@ -27,7 +27,7 @@ from model.common.device import synchronize
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.registry import METHODS, build_drafter
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 def cuda_syncs(target: Target, drafter, prompts: list[list[int]], cfg: GenerationConfig) -> float:
@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_target_options(parser, dtype=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--per-language", type=int, default=1, help="prompts per language")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--methods", nargs="+", default=sorted(METHODS), choices=sorted(METHODS))
     args = parser.parse_args(argv)
 

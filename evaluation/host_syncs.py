@@ -6,7 +6,7 @@ until the GPU is idle; a 7B step is ~20-30 ms, so a few dozen of them per step e
 counter intercepts exactly these calls with a TorchFunctionMode, so CPU-only CI counts what a GPU would pay
 (copies by `.to(device)` and `torch.from_numpy` are not seen; the loop uses neither on host data).
 
-    python -m evaluation.host_syncs [--target gemma-3-270m] [--max-new-tokens 48] [--per-language 1] [--limit N]
+    python -m evaluation.host_syncs [--target gemma-3-270m] [--max-new-tokens 128] [--per-language 1] [--limit N]
 
 prints syncs per target forward for every method, greedy and sampling, with untrained heads (the tree shapes,
 not the heads' quality, decide the count). Budget: SYNC_BUDGET per forward, plus one per draft level for
@@ -26,7 +26,7 @@ from model.common.accept import AcceptConfig
 from model.common.loop import Drafter, GenerationConfig, generate
 from model.common.target import Target
 from model.registry import METHODS, build_drafter
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 SYNC_BUDGET = 4  # host syncs per target forward, every method, greedy and sampling
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_target_options(parser)
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--per-language", type=int, default=1, help="prompts per language")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     parser.add_argument("--methods", nargs="+", default=sorted(METHODS), choices=sorted(METHODS))

@@ -2,7 +2,7 @@
 model/common/quantize.py), side by side in one run on the same questions.
 
     python -m evaluation.quantization --drafter D --questions Q.jsonl --out-dir outputs/quantization/de
-        [--target gemma-3-270m] [--gamma 3] [--limit 20] [--max-new-tokens 64]
+        [--target gemma-3-270m] [--gamma 3] [--limit 20] [--max-new-tokens 128]
 
 Everything runs in float32 (quantization starts from float32 weights). Per run: tokens/s, speedup
 over float32 `ar`, MAT, and two agreements: with float32 `ar` (did quantization change the output?)
@@ -15,12 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-from evaluation import run
+from evaluation import run as evaluation_run
 from evaluation.answers import load_answers
 from evaluation.equal import compare
 from evaluation.speed import evaluate_file
 from evaluation.tables import dict_table
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 # name -> (method, quantize the target, quantize the drafter)
 RUNS = {
@@ -42,23 +42,26 @@ def agreement(baseline: list[dict], rows: list[dict]) -> float:
     return same / matched if matched else float("nan")
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drafter", required=True)
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out-dir", required=True)
     add_target_options(parser, dtype=False, device=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--gamma", type=int, default=3)
     parser.add_argument("--limit", type=int, default=20)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=run.WARMUP_RUNS)
-    args = parser.parse_args(argv)
+    parser.add_argument("--warmup", type=int, default=evaluation_run.WARMUP_RUNS)
+    return parser
+
+
+def run(args: argparse.Namespace) -> list[dict]:
     out = Path(args.out_dir)
     shared = {"target": args.target, "limit": args.limit, "dtype": "float32", "device": "cpu",
               "max_new_tokens": args.max_new_tokens, "warmup": args.warmup}
     for name, (method, q_target, q_drafter) in RUNS.items():
         options = {"drafter": args.drafter, "gamma": args.gamma, "quantize": q_drafter} if method == "sd" else {}
-        run.answer_all(run.settings(method, args.questions, out / file_name(name), options,
+        evaluation_run.answer_all(evaluation_run.settings(method, args.questions, out / file_name(name), options,
                                     quantize_target=q_target, **shared))
 
     answers = {name: load_answers(out / file_name(name)) for name in RUNS}
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     (out / "quantization.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print(table)
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

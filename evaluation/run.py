@@ -27,7 +27,7 @@ from evaluation.session import Session
 from model.common.accept import AcceptConfig
 from model.common.zoo import load_tokenizer
 from model.registry import METHODS, method_config, method_module
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options, namespace
 
 WARMUP_RUNS = 3
 
@@ -46,11 +46,15 @@ def method_options_parser(method: str) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
+def parse_args(argv: list[str] | None, **given: Any) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """A run's settings from its command line; `given`: settings the caller fixes (side_by_side: the ones every run
+    shares), which the command line then need not name."""
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--method", choices=sorted(METHODS))
     known, _ = pre.parse_known_args(argv)
-    args = build_parser(known.method).parse_args(argv)
+    args = build_parser(known.method, given=set(given)).parse_args(argv)
+    for key, value in given.items():
+        setattr(args, key, value)
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
     return args, options
 
@@ -61,32 +65,26 @@ def settings(method: str, questions: str | Path, out: str | Path, options: dict[
     then `shared` (target, dtype, limit, max_new_tokens, ... by their option names with underscores) and the
     method's `options` (checked by its Config). What `parse_args` returns, without a command line."""
     method_config(method, options)
-    # the defaults are what this module's own parser gives for the required options alone
-    args = build_parser(method).parse_args(["--method", method, "--questions", str(questions), "--out", str(out)])
-    unknown = sorted(set(shared) - set(vars(args)))
-    if unknown:
-        raise InputError(f"evaluation.run has no setting(s) {unknown}")
-    for key, value in shared.items():
-        setattr(args, key, value)
     defaults = {f.name: f.default for f in dataclasses.fields(method_module(method).Config)}
     options = {**defaults, **(options or {})}
-    for key, value in options.items():  # as the command line's parser leaves them
-        setattr(args, key, value)
+    # the options as the command line's parser leaves them: the method's own ones by field name
+    args = namespace(build_parser(method), {**shared, "method": method, "questions": str(questions), "out": str(out),
+                                            **options}, "evaluation.run")
     return args, options
 
 
-def build_parser(method: str | None) -> argparse.ArgumentParser:
+def build_parser(method: str | None, given: set[str] = frozenset()) -> argparse.ArgumentParser:
     """evaluation.run's options; with a method, its own options too (without one, e.g. a bare --help, the shared
-    options and the list of methods)."""
+    options and the list of methods). Options in `given` are set by the caller, so not required."""
     parents = [method_options_parser(method)] if method else []
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], parents=parents,
         epilog=f"methods: {', '.join(sorted(METHODS))}; `--method M --help` lists a method's own options")
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
     add_target_options(parser)
-    parser.add_argument("--questions", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--max-new-tokens", type=positive_int, default=128)
+    add_generation_options(parser)
+    parser.add_argument("--questions", required="questions" not in given)
+    parser.add_argument("--out", required="out" not in given)
     parser.add_argument("--temperature", type=non_negative_float, default=0.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--typical", action="store_true",
@@ -100,8 +98,6 @@ def build_parser(method: str | None) -> argparse.ArgumentParser:
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--chat-template", default="auto",
-                        help="auto (a base model gets the completion profile), plain, model, completion or fastchat:<name>")
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work); default per category")
     parser.add_argument("--warmup", type=int, default=WARMUP_RUNS)

@@ -24,11 +24,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from data_processing.errors import InputError, run_command
+from data_processing.errors import InputError, positive_int, run_command
 from evaluation import speed
 from evaluation.run import AnswerRun, parse_args
 from model.common.zoo import load_model
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 # what every configuration answered side by side shares: one loaded target, one question set, one length limit
 SHARED_SETTINGS = ("questions", "target", "dtype", "device", "device_map", "attn_implementation", "limit",
@@ -99,23 +99,18 @@ def main(argv: list[str] | None = None, loaded: tuple | None = None) -> str:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--run", action="append", required=True, metavar='NAME="--method M ..."',
                         help="one configuration (repeatable); the first is the speed baseline")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--limit", type=positive_int, default=None)
     add_target_options(parser)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--device-map", default=None, help="split a big target across GPUs (e.g. auto)")
     parser.add_argument("--attn-implementation", default=None, choices=["sdpa", "eager", "flash_attention_2"])
     args, common = parser.parse_known_args(argv)
     specs = parse_runs(args.run)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    shared = ["--questions", args.questions, "--target", args.target, "--dtype", args.dtype,
-              "--max-new-tokens", str(args.max_new_tokens)]
-    shared += ["--limit", str(args.limit)] if args.limit is not None else []
-    shared += ["--device", args.device] if args.device else []
-    shared += ["--device-map", args.device_map] if args.device_map else []
-    shared += ["--attn-implementation", args.attn_implementation] if args.attn_implementation else []
+    shared = {key: getattr(args, key) for key in SHARED_SETTINGS if key in vars(args)}
     files = {name: out / f"{name}.jsonl" for name in specs}
-    answer_side_by_side({name: parse_args([*common, *spec, *shared, "--out", str(files[name])])
+    answer_side_by_side({name: parse_args([*common, *spec], **shared, out=str(files[name]))
                          for name, spec in specs.items()}, loaded)
     names = list(specs)
     if len(names) == 1:

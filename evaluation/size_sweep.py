@@ -2,7 +2,7 @@
 next to the speedup Leviathan's formula predicts from α, γ and c (evaluation/leviathan.py).
 
     python -m evaluation.size_sweep --drafters D1 D2 ... --questions Q.jsonl --out-dir outputs/size_sweep/de
-        [--target gemma-3-270m] [--gammas 1 3 5] [--limit 20] [--max-new-tokens 64] [--dtype auto]
+        [--target gemma-3-270m] [--gammas 1 3 5] [--limit 20] [--max-new-tokens 128] [--dtype auto]
         [--quantize-drafter]
 
 Runs `ar` and `sd` for every (drafter, γ) side by side (evaluation.side_by_side): every question is
@@ -26,8 +26,10 @@ from pathlib import Path
 
 import torch
 
+from data_processing.errors import InputError
 from data_processing.questions import load_questions
-from evaluation import run, side_by_side
+from evaluation import run as evaluation_run
+from evaluation import side_by_side
 from evaluation.answers import load_answers
 from evaluation.leviathan import alpha_from_tokens, expected_speedup
 from evaluation.speed import evaluate_file
@@ -35,7 +37,7 @@ from evaluation.step_cost import step_time, verify_cost
 from evaluation.tables import dict_table
 from model.common.zoo import load_model, resolve
 from model.sd.vocab import DraftVocab
-from multispec.options import add_target_options
+from multispec.options import add_generation_options, add_target_options
 
 
 def verification_steps(rows: list[dict]) -> list[int]:
@@ -105,30 +107,33 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--drafters", nargs="+", required=True)
     parser.add_argument("--names", nargs="+", default=None, help="one label per drafter (default: folder names)")
     parser.add_argument("--questions", required=True)
     parser.add_argument("--out-dir", required=True)
     add_target_options(parser, device=False)
+    add_generation_options(parser, chat_template=False)
     parser.add_argument("--gammas", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--limit", type=int, default=20)
-    parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--quantize-drafter", action="store_true")
-    parser.add_argument("--warmup", type=int, default=run.WARMUP_RUNS)
-    args = parser.parse_args(argv)
+    parser.add_argument("--warmup", type=int, default=evaluation_run.WARMUP_RUNS)
+    return parser
+
+
+def run(args: argparse.Namespace) -> list[dict]:
     names = args.names or [Path(d.rstrip("/")).parent.name if Path(d).name == "final" else Path(d).name for d in args.drafters]
     if len(names) != len(args.drafters) or len(set(names)) != len(names):
-        raise SystemExit(f"need one distinct name per drafter, got {names}: pass --names")
+        raise InputError(f"need one distinct name per drafter, got {names}: pass --names")
     out = Path(args.out_dir)
     loaded = load_model(args.target, dtype=args.dtype)  # once, for every run and for the cost ratios
     shared = {"target": args.target, "limit": args.limit, "max_new_tokens": args.max_new_tokens, "dtype": args.dtype,
               "warmup": args.warmup}
-    runs = {"ar": run.settings("ar", args.questions, out / "ar.jsonl", **shared)}
+    runs = {"ar": evaluation_run.settings("ar", args.questions, out / "ar.jsonl", **shared)}
     for name, drafter in zip(names, args.drafters):
         for gamma in args.gammas:
-            runs[f"sd-{name}-g{gamma}"] = run.settings(
+            runs[f"sd-{name}-g{gamma}"] = evaluation_run.settings(
                 "sd", args.questions, out / f"sd-{name}-g{gamma}.jsonl",
                 {"drafter": drafter, "gamma": gamma, "quantize": args.quantize_drafter}, **shared)
     side_by_side.answer_side_by_side(runs, loaded)
@@ -154,6 +159,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     plot(rows, out / "speedup.png")
     print(table)
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

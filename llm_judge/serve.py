@@ -28,6 +28,7 @@ from fastchat.protocol.openai_api_protocol import (ChatCompletionRequest, ChatCo
 from data_processing.errors import run_command
 from llm_judge.engine import Engine
 from model.registry import METHODS, method_module
+from multispec.options import add_generation_options, add_target_options
 
 log = logging.getLogger("multispec.serve")
 
@@ -214,9 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-tokens-limit", type=int, default=4096)
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--chat-template", default="auto", help="auto, plain, model or fastchat:<name>")
+    add_target_options(parser, target=False)
+    add_generation_options(parser, max_new_tokens=False)
     args = parser.parse_args(argv)
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(method_module(args.method).Config)}
     logging.basicConfig(level=logging.INFO, format="[multispec] %(message)s")

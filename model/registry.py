@@ -25,6 +25,13 @@ class Method:
     tree: str | None = None  # "static" (a fixed shape: --tree) or "dynamic" (grown each step); None: a chain
     training_task: str | None = None  # the train.tasks entry that makes its weights
     shipped: str | None = None  # its weights shipped for the embedded target: `embedded:<lang>/<shipped>` (weights/)
+    # options for a CPU, where studies run it without a GPU (experiments/tree_sizes on a 2-core CPU: the target's
+    # forward grows from ~90 ms at 1 token to ~140 ms at 21 and every draft level costs a forward, so small trees
+    # win; GPUs afford the methods' own defaults of ~60 nodes)
+    cpu_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+CPU_DYNAMIC_TREE = {"total_tokens": 10, "depth": 8, "top_k": 2, "min_path_prob": 0.2}  # grows only likely paths
 
 
 METHODS: dict[str, Method] = {
@@ -35,9 +42,11 @@ METHODS: dict[str, Method] = {
     "eagle": Method("model.eagle.eagle1", "EAGLE: a one-layer head on the target's features drafts a static tree",
                     weights="head", tree="static", training_task="eagle", shipped="eagle"),
     "eagle2": Method("model.eagle.eagle2", "EAGLE-2: the EAGLE head grows a tree by draft confidence",
-                     weights="head", tree="dynamic", training_task="eagle", shipped="eagle"),
+                     weights="head", tree="dynamic", training_task="eagle", shipped="eagle",
+                     cpu_options=CPU_DYNAMIC_TREE),
     "eagle3": Method("model.eagle.eagle3", "EAGLE-3: a head on three target layers, trained with training-time test",
-                     weights="head", tree="dynamic", training_task="eagle3", shipped="eagle3"),
+                     weights="head", tree="dynamic", training_task="eagle3", shipped="eagle3",
+                     cpu_options=CPU_DYNAMIC_TREE),
     "lookahead": Method("model.lookahead.drafter", "lookahead decoding: Jacobi iterations fill an n-gram pool",
                         tree="dynamic"),
     "medusa": Method("model.medusa.drafter", "Medusa: one head per future position, candidates in a tree",
@@ -45,7 +54,8 @@ METHODS: dict[str, Method] = {
     "hydra": Method("model.hydra.drafter", "Hydra: sequentially dependent heads, candidates in a tree",
                     weights="head", tree="static", training_task="hydra", shipped="hydra"),
     "ctc": Method("model.ctc.drafter", "CTC drafter: blank-aware heads, prefix beam search into a trie",
-                  weights="head", tree="dynamic", training_task="ctc", shipped="ctc"),
+                  weights="head", tree="dynamic", training_task="ctc", shipped="ctc",
+                  cpu_options={"total_tokens": 10}),
 }
 
 

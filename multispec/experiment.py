@@ -1,56 +1,162 @@
-"""`multispec experiment NAME [--quick] [--out-dir DIR]`: run a study from its recipe, experiments/NAME/recipe.json.
+"""`multispec experiment NAME [--quick] [--languages L ...] [--set VAR=VALUE] [--only STAGE] [--out-dir DIR]`: a study
+end to end from its recipe, experiments/NAME/recipe.json.
 
-A recipe is data: the study's question, its question file (`{lang}` stands for each of `languages`), the
-evaluation.run settings every run shares, and one or more comparisons, each a set of named runs whose first is
-plain decoding, the baseline of the others. Every run of every comparison answers a question before the next
-question starts, on one loaded target, so machine drift falls on all of them alike; answer files resume after an
-interruption, so rerunning finishes what is missing. The tables (speed and MAT, degenerate-run flags, chrF/BLEU,
-acceptance per draft depth) go to OUT/results.md, per language and comparison. `--quick` applies the recipe's
-"quick" settings (fewer questions) for a smoke run in its own folder.
+A recipe is data: the study's question; the stages that make its data and weights (any tool of `multispec --help`
+that has a Python entry point, e.g. distill, hidden-states, train, calibrate-tree, ship, data-translation, with its
+settings by option name); its question files, one per stratum; and its comparisons, each a set of named runs whose
+first is plain decoding, the baseline of the others. `{lang}` anywhere stands for each of `languages`: a stage
+naming it runs once per language, a question stratum naming it is one stratum per language. A recipe may declare
+`variables` with defaults (e.g. {"size": "quick"}, used as {size} in a training config's path; `--set size=full`),
+and include another recipe's stages ({"from": "features"}, optionally "until": a stage name): a stage included
+twice runs once. `--only STAGE` runs just that stage, e.g. a training under `accelerate launch -m multispec
+experiment NAME --only STAGE` (every process runs it: DDP); a recipe of stages alone is a pipeline.
 
-    {"question": "...", "questions": "data/questions/translation_{lang}.jsonl", "languages": ["de", "fr"],
-     "settings": {"max_new_tokens": 64}, "quick": {"limit": 3},
-     "comparisons": {"NAME": {"ar": {"method": "ar"}, "pld": {"method": "pld", "options": {"max_ngram": 2}}}}}
+    {"question": "...", "languages": ["de", "fr"], "settings": {"max_new_tokens": 64}, "quick": {"limit": 3},
+     "stages": [{"tool": "distill", "settings": {"prompts": "data/train/{lang}.jsonl", "out": "d/{lang}.jsonl"}},
+                {"tool": "train", "settings": {"config": "train/configs/eagle_quick.json", "resume": true,
+                                               "overrides": {"output_dir": "o/{lang}", "steps": 600}},
+                 "creates": "o/{lang}/final"}],
+     "questions": {"{lang}": "data/questions/translation_{lang}.jsonl",
+                   "{lang}-long": {"file": "data/questions/translation_{lang}_long.jsonl", "limit": 10}},
+     "comparisons": {"NAME": {"ar": {"method": "ar"},
+                              "eagle2": {"method": "eagle2", "options": {"head": "o/{lang}/final"},
+                                         "cpu_options": {"total_tokens": 10}}}},
+     "report": true}
 
-A run is a method, its `options` (the method's Config fields) and any other evaluation.run setting by name
-(e.g. "chat_template": "plain"). Studies that train weights first are not recipes yet; their READMEs give their
-scripts.
+A run is a method, its `options` (the method's Config fields) and any other evaluation.run setting by name. Without
+a GPU a method starts from the options its registry entry measured for CPUs (small draft trees), and a run's
+`cpu_options` apply there last. A run whose weights are `embedded:LANG/...` and not shipped for that
+language is left out there, with a note. Every run of a stratum answers a question before the next question starts,
+on one loaded target, so machine drift falls on all of them alike. Every stage and answer file resumes (a stage with
+`creates` is skipped once that path exists), so rerunning finishes what is missing. Tables (speed and MAT,
+degenerate-run flags, chrF/BLEU, acceptance per draft depth) go to OUT/results.md per stratum and comparison, stage
+wall times to OUT/stages.log, and with `"report": true` the report over all strata (table and plots) to
+OUT/report/COMPARISON/. `--quick` applies the recipe's "quick" settings (fewer questions) in its own folder.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from data_processing.errors import InputError
-from evaluation import run, side_by_side, speed
+from evaluation import report, run, side_by_side, speed
 from evaluation.environment import git_commit
+from model.common.zoo import SHIPPED, ModelNotFound, shipped_weights
+from model.registry import METHODS
+from multispec.options import namespace
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-RECIPE_KEYS = {"question", "questions", "languages", "settings", "quick", "comparisons"}
+RECIPE_KEYS = {"question", "questions", "languages", "settings", "quick", "stages", "comparisons", "report", "variables"}
+STAGE_KEYS = {"tool", "settings", "creates", "name"}
+RUN_KEYS_OF_OURS = {"method", "options", "cpu_options"}
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
     question: str
-    questions: str  # path, with {lang} when languages are given
+    strata: dict[str, dict[str, Any]]  # stratum name (may hold {lang}) -> {"file": path, and settings such as limit}
     comparisons: dict[str, dict[str, dict[str, Any]]]
     languages: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    report: bool = False
+
+
+def fill(value: Any, lang: str) -> Any:
+    """`value` with every {lang} in its strings replaced."""
+    if isinstance(value, str):
+        return value.replace("{lang}", lang)
+    if isinstance(value, (list, tuple)):
+        return type(value)(fill(v, lang) for v in value)
+    if isinstance(value, dict):
+        return {fill(k, lang): fill(v, lang) for k, v in value.items()}
+    return value
+
+
+def names_lang(value: Any) -> bool:
+    return "{lang}" in json.dumps(value)
+
+
+def per_language(value: Any, languages: list[str]) -> list[tuple[str, Any]]:
+    """(language, value filled for it) for every language when value names {lang}, else once as it is."""
+    return [(lang, fill(value, lang)) for lang in languages] if names_lang(value) else [("", value)]
 
 
 def recipe_names(root: Path = EXPERIMENTS) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/recipe.json"))
 
 
-def load_recipe(name: str, root: Path = EXPERIMENTS) -> Recipe:
-    """The recipe of experiments/NAME, checked: unknown keys, empty comparisons and runs without a method are errors
-    here, settings and options when the runs are built (before anything loads)."""
+def stage_module(tool: str, where: str):
+    """The module of a `multispec` tool that can run as a stage: it has build_parser() and run(args)."""
+    from multispec.cli import TOOLS
+
+    if tool not in TOOLS:
+        raise InputError(f"{where}: no tool {tool!r}; tools: {', '.join(sorted(TOOLS))}")
+    module = importlib.import_module(TOOLS[tool].module)
+    if not (hasattr(module, "build_parser") and hasattr(module, "run")):
+        raise InputError(f"{where}: tool {tool!r} has no Python entry point (build_parser, run) to run as a stage")
+    return module
+
+
+def strata_of(questions: Any, languages: list[str], path: Path) -> dict[str, dict[str, Any]]:
+    """A recipe's questions: one file (a stratum named after the language, or none) or {stratum name: file or
+    {"file": ..., settings}}."""
+    if isinstance(questions, str):
+        questions = {"{lang}" if "{lang}" in questions else "": questions}
+    if not isinstance(questions, dict) or not questions:
+        raise InputError(f"{path}: questions must be a file or an object of strata")
+    strata = {}
+    for name, spec in questions.items():
+        spec = {"file": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+            raise InputError(f"{path}: stratum {name!r} needs a question file")
+        if names_lang(spec) and not languages:
+            raise InputError(f"{path}: questions use {{lang}} but the recipe names no languages")
+        strata[name] = spec
+    return strata
+
+
+def included_stages(stages: list[Any], root: Path, path: Path, variables: dict[str, str]) -> list[Any]:
+    """Stages with every {"from": RECIPE, "until": STAGE NAME} replaced by that recipe's stages up to that one (the
+    data another study already makes: the same settings, so its outputs resume rather than repeat)."""
+    out = []
+    for stage in stages:
+        if isinstance(stage, dict) and "from" in stage:
+            if set(stage) - {"from", "until"}:
+                raise InputError(f"{path}: an included stage is {{\"from\": RECIPE, \"until\": STAGE NAME}}")
+            theirs = load_recipe(stage["from"], root, variables, included=True).stages
+            names = [s.get("name") for s in theirs]
+            if stage.get("until") is not None and stage["until"] not in names:
+                raise InputError(f"{path}: recipe {stage['from']!r} has no stage {stage['until']!r}; its stages: {names}")
+            out += theirs[: names.index(stage["until"]) + 1] if stage.get("until") is not None else theirs
+        else:
+            out.append(stage)
+    return [stage for number, stage in enumerate(out) if stage not in out[:number]]  # shared data: made once
+
+
+def substitute(data: Any, values: dict[str, str]) -> Any:
+    """data with every {NAME} of a recipe variable replaced by its value (the JSON structure is kept)."""
+    text = json.dumps(data)
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", json.dumps(str(value))[1:-1])
+    return json.loads(text)
+
+
+def load_recipe(name: str, root: Path = EXPERIMENTS, variables: dict[str, str] | None = None,
+                included: bool = False) -> Recipe:
+    """The recipe of experiments/NAME with its `variables` (e.g. {"size": "quick"}, used as {size} in its stages) set
+    to their defaults or to `variables`, checked: unknown keys, variables, stage tools and settings, empty comparisons
+    and runs without a method are errors here, run settings when the runs are built (before anything loads)."""
     path = root / name / "recipe.json"
     if not path.is_file():
         raise InputError(f"no experiment {name!r} with a recipe; recipes: {', '.join(recipe_names(root)) or 'none'}")
@@ -58,12 +164,22 @@ def load_recipe(name: str, root: Path = EXPERIMENTS) -> Recipe:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not JSON ({err})") from None
+    declared = data.get("variables") or {} if isinstance(data, dict) else {}
+    unknown_variables = sorted(set(variables or {}) - set(declared))
+    if unknown_variables and not included:
+        raise InputError(f"{path}: no variable(s) {unknown_variables}; its variables: {declared or 'none'}")
+    if declared:
+        values = {**declared, **{k: v for k, v in (variables or {}).items() if k in declared}}
+        data = {**substitute({k: v for k, v in data.items() if k != "variables"}, values),
+                "variables": declared}
     unknown = set(data) - RECIPE_KEYS if isinstance(data, dict) else set()
-    if not isinstance(data, dict) or unknown or not {"question", "questions", "comparisons"} <= set(data):
+    if not isinstance(data, dict) or unknown or "question" not in data or not (
+            {"questions", "comparisons"} <= set(data) or data.get("stages") and not {"questions", "comparisons"} & set(data)):
         raise InputError(f"{path}: a recipe is an object with question, questions, comparisons (and optionally "
-                         f"languages, settings, quick){'; unknown: ' + ', '.join(sorted(unknown)) if unknown else ''}")
-    comparisons = data["comparisons"]
-    if not isinstance(comparisons, dict) or not comparisons:
+                         f"languages, settings, quick, stages, report), or question and stages alone (a pipeline)"
+                         f"{'; unknown: ' + ', '.join(sorted(unknown)) if unknown else ''}")
+    comparisons = data.get("comparisons", {})
+    if "comparisons" in data and (not isinstance(comparisons, dict) or not comparisons):
         raise InputError(f"{path}: comparisons must name at least one set of runs")
     for comparison, runs in comparisons.items():
         if not isinstance(runs, dict) or len(runs) < 2:
@@ -73,22 +189,21 @@ def load_recipe(name: str, root: Path = EXPERIMENTS) -> Recipe:
                 raise InputError(f"{path}: run {comparison}/{run_name} needs a method")
         if next(iter(runs.values()))["method"] != "ar":
             raise InputError(f"{path}: the first run of {comparison!r} is the baseline and must be method 'ar'")
-    if "{lang}" in data["questions"] and not data.get("languages"):
-        raise InputError(f"{path}: questions has {{lang}} but the recipe names no languages")
-    return Recipe(name, data["question"], data["questions"], comparisons, list(data.get("languages") or []),
-                  dict(data.get("settings") or {}), dict(data.get("quick") or {}))
-
-
-def build_runs(recipe: Recipe, questions: str, folder: Path, shared: dict[str, Any]) -> dict[str, tuple]:
-    """evaluation.run settings for every run of every comparison, answer files under folder/COMPARISON/RUN.jsonl."""
-    runs = {}
-    for comparison, named in recipe.comparisons.items():
-        for run_name, spec in named.items():
-            spec = dict(spec)
-            method, options = spec.pop("method"), spec.pop("options", {})
-            runs[f"{comparison}/{run_name}"] = run.settings(method, questions, folder / comparison / f"{run_name}.jsonl",
-                                                            options, **{**shared, **spec})
-    return runs
+    languages = list(data.get("languages") or [])
+    stages = included_stages(list(data.get("stages") or []), root, path, variables or {})
+    for number, stage in enumerate(stages, 1):
+        where = f"{path}: stage {number}"
+        if not isinstance(stage, dict) or "tool" not in stage or set(stage) - STAGE_KEYS:
+            raise InputError(f"{where}: a stage is an object with tool and settings (and optionally creates, name), "
+                             f"or {{\"from\": RECIPE, \"until\": STAGE NAME}}")
+        if names_lang(stage) and not languages:
+            raise InputError(f"{where}: uses {{lang}} but the recipe names no languages")
+        module = stage_module(stage["tool"], where)
+        for _, settings in per_language(stage.get("settings") or {}, languages or [""]):
+            namespace(module.build_parser(), settings, where)
+    strata = strata_of(data["questions"], languages, path) if comparisons else {}
+    return Recipe(name, data["question"], strata, comparisons, languages,
+                  dict(data.get("settings") or {}), dict(data.get("quick") or {}), stages, bool(data.get("report")))
 
 
 def question_file(path: str) -> str:
@@ -96,42 +211,175 @@ def question_file(path: str) -> str:
     return path if Path(path).exists() or not (EXPERIMENTS.parent / path).exists() else str(EXPERIMENTS.parent / path)
 
 
-def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | None = None) -> Path:
-    """Answer every comparison side by side per language and write results.md; returns its path."""
+def gpu_decodes(settings: dict[str, Any]) -> bool:
+    device = settings.get("device")
+    return str(device).startswith("cuda") if device else torch.cuda.is_available()
+
+
+def missing_weights(options: dict[str, Any]) -> str | None:
+    """The first `embedded:` weights named in options that are not shipped, else None."""
+    for value in options.values():
+        if isinstance(value, str) and value.startswith(SHIPPED):
+            try:
+                shipped_weights(value)
+            except ModelNotFound:
+                return value
+    return None
+
+
+def build_runs(recipe: Recipe, questions: str, folder: Path, shared: dict[str, Any], lang: str,
+               notes: list[str]) -> dict[str, tuple]:
+    """evaluation.run settings for every run of every comparison, answer files under folder/COMPARISON/RUN.jsonl;
+    runs without their shipped weights are left out, with a line in notes."""
+    runs = {}
+    on_gpu = gpu_decodes(shared)
+    for comparison, named in recipe.comparisons.items():
+        for run_name, spec in named.items():
+            spec = fill(spec, lang)
+            options = dict(spec.get("options", {}))
+            if not on_gpu:  # the sizes measured for CPUs (registry), then the run's own, then its own for CPUs
+                method = METHODS.get(spec["method"])
+                options = {**(method.cpu_options if method else {}), **options, **spec.get("cpu_options", {})}
+            absent = missing_weights(options)
+            if absent:
+                notes.append(f"{folder.name}: `{run_name}` left out, no shipped weights {absent}")
+                continue
+            settings = {k: v for k, v in spec.items() if k not in RUN_KEYS_OF_OURS}
+            runs[f"{comparison}/{run_name}"] = run.settings(spec["method"], questions,
+                                                            folder / comparison / f"{run_name}.jsonl", options,
+                                                            **{**shared, **settings})
+    return runs
+
+
+def run_stages(recipe: Recipe, languages: list[str], log: Path, only: list[str] | None = None) -> None:
+    """Every stage in order (or those named in `only`), per language where it names {lang}; each tool resumes its own
+    work, and a stage whose `creates` path exists is skipped. Wall times go to log."""
+    names = [stage.get("name") for stage in recipe.stages]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise InputError(f"recipe {recipe.name!r} has no stage(s) {unknown}; its stages: {names}")
+    for number, stage in enumerate(recipe.stages, 1):
+        if only and stage.get("name") not in only:
+            continue
+        module = stage_module(stage["tool"], f"stage {number}")
+        for lang, filled in per_language(stage, languages):
+            title = filled.get("name") or f"{stage['tool']}{' ' + lang if lang else ''}"
+            if filled.get("creates") and Path(filled["creates"]).exists():
+                print(f"[experiment] stage {number} ({title}): {filled['creates']} exists, skipped", flush=True)
+                continue
+            print(f"[experiment] stage {number} ({title})", flush=True)
+            start = time.perf_counter()
+            module.run(namespace(module.build_parser(), filled.get("settings") or {}, f"stage {number} ({title})"))
+            line = f"stage {number} ({title}): {time.perf_counter() - start:.0f} s"
+            print(f"[experiment] {line}", flush=True)
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {line}\n")
+
+
+def concatenate(files: list[Path], out: Path) -> Path:
+    """The rows of files, in order, as one file (a report over strata)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(f.read_text(encoding="utf-8") for f in files if f.exists()), encoding="utf-8")
+    return out
+
+
+def plan(recipe: Recipe, out: Path, quick: bool = False, languages: list[str] | None = None
+         ) -> tuple[dict[str, dict[str, tuple]], list[str]]:
+    """{stratum: its runs' evaluation.run settings} for every stratum, and notes on runs left out; checks every
+    setting before anything loads."""
+    languages = languages or recipe.languages
+    strata = {name: (spec, lang) for raw, spec0 in recipe.strata.items()
+              for lang, (name, spec) in per_language((raw, spec0), languages)}
+    notes: list[str] = []
+    plans = {}
+    for name, (spec, lang) in strata.items():
+        settings = {k: v for k, v in spec.items() if k != "file"}
+        shared = {**recipe.settings, **settings, **(recipe.quick if quick else {})}
+        plans[name] = build_runs(recipe, question_file(spec["file"]), out / name, shared, lang, notes)
+    return plans, notes
+
+
+def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | None = None,
+                   languages: list[str] | None = None, only: list[str] | None = None) -> Path | None:
+    """Run the stages, answer every comparison side by side per stratum and write results.md; returns its path.
+    With `only`, just those stages run (e.g. one training under `accelerate launch`), and None is returned."""
     out = Path(out_dir or Path("outputs/experiments") / (recipe.name + ("-quick" if quick else "")))
-    shared = {**recipe.settings, **(recipe.quick if quick else {})}
-    languages = recipe.languages or [""]
-    plans = {lang: build_runs(recipe, question_file(recipe.questions.format(lang=lang)), out / lang, shared)
-             for lang in languages}
+    out.mkdir(parents=True, exist_ok=True)
+    languages = languages or recipe.languages
+    run_stages(recipe, languages, out / "stages.log", only)
+    if only:
+        return None
+    plans, notes = plan(recipe, out, quick, languages)
     loaded = None
     sections = []
-    for lang, runs in plans.items():
+    for name, runs in plans.items():
+        if not runs:
+            continue
         args = next(iter(runs.values()))[0]
         loaded = side_by_side.answer_side_by_side(runs, loaded)  # the target loads once, and only if needed
         for comparison, named in recipe.comparisons.items():
-            files = [out / lang / comparison / f"{n}.jsonl" for n in named]
+            present = [n for n in named if f"{comparison}/{n}" in runs]
+            if len(present) < 2 or present[0] != next(iter(named)):
+                continue  # nothing to compare with the baseline here (every other run left out)
+            files = [out / name / comparison / f"{n}.jsonl" for n in present]
             results = speed.evaluate(files[0], files[1:], args.questions)
-            title = f"{lang}: {comparison}" if lang else comparison
-            sections.append(f"## {title}\n\nBaseline `{list(named)[0]}`; runs: "
-                            + ", ".join(f"`{n}` = {json.dumps(spec)}" for n, spec in named.items())
+            title = f"{name}: {comparison}" if name else comparison
+            sections.append(f"## {title}\n\nBaseline `{present[0]}`; runs: "
+                            + ", ".join(f"`{n}` = {json.dumps(named[n])}" for n in present)
                             + "\n\n" + speed.to_markdown(speed.summarize(results)))
-    report = out / "results.md"
-    report.write_text(f"# {recipe.name}{' (quick)' if quick else ''}\n\n**Question.** {recipe.question}\n\n"
-                      f"Run {datetime.date.today().isoformat()} at commit {(git_commit() or 'unknown')[:7]} with settings "
-                      f"{json.dumps(shared)}.\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
-    return report
+    if recipe.report:
+        for comparison, named in recipe.comparisons.items():
+            combined = out / "all" / comparison
+            questions = concatenate([Path(next(iter(runs.values()))[0].questions) for runs in plans.values() if runs],
+                                    combined / "questions.jsonl")
+            files = [concatenate([out / s / comparison / f"{n}.jsonl" for s in plans], combined / f"{n}.jsonl")
+                     for n in named]
+            paths = report.write_report(files[0], [f for f in files[1:] if f.stat().st_size], out / "report" / comparison,
+                                        questions)
+            sections.append(f"## All strata: {comparison}\n\nReport and plots in `{paths[0].parent}`.\n\n"
+                            + paths[0].read_text(encoding="utf-8"))
+    if not recipe.comparisons and (out / "stages.log").exists():
+        sections.append("Stages (wall time, newest last):\n\n```\n" + (out / "stages.log").read_text(encoding="utf-8")
+                        + "```")
+    results_md = out / "results.md"
+    results_md.write_text(f"# {recipe.name}{' (quick)' if quick else ''}\n\n**Question.** {recipe.question}\n\n"
+                          f"Run {datetime.date.today().isoformat()} at commit {(git_commit() or 'unknown')[:7]} with "
+                          f"settings {json.dumps({**recipe.settings, **(recipe.quick if quick else {})})}"
+                          f"{' on languages ' + ' '.join(languages) if languages else ''}.\n\n"
+                          + "".join(f"- {note}\n" for note in notes) + ("\n" if notes else "")
+                          + "\n\n".join(sections) + "\n", encoding="utf-8")
+    return results_md
 
 
-def main(argv: list[str] | None = None) -> int:
+def variable(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {item!r}")
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="multispec experiment", description=__doc__.split("\n")[0])
     parser.add_argument("name", nargs="?", help=f"one of: {', '.join(recipe_names())}")
     parser.add_argument("--quick", action="store_true", help="the recipe's quick settings: a smoke run")
+    parser.add_argument("--languages", nargs="+", default=None, help="these languages instead of the recipe's")
+    parser.add_argument("--set", action="append", type=variable, default=[], metavar="NAME=VALUE",
+                        help="a recipe variable (e.g. size=full for the full training configs), repeatable")
+    parser.add_argument("--only", action="append", default=None, metavar="STAGE",
+                        help="run just this stage (repeatable), no comparisons: e.g. a training under "
+                             "`accelerate launch -m multispec experiment NAME --only STAGE`")
     parser.add_argument("--out-dir", default=None, help="default: outputs/experiments/NAME[-quick]")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.name is None:
         print("experiments with a recipe: " + ", ".join(recipe_names()))
         return 0
-    report = run_experiment(load_recipe(args.name), args.quick, args.out_dir)
-    print(report.read_text(encoding="utf-8"))
-    print(f"[multispec] written to {report}")
+    recipe = load_recipe(args.name, variables=dict(args.set))
+    results_md = run_experiment(recipe, args.quick, args.out_dir, args.languages, args.only)
+    if results_md is not None:
+        print(results_md.read_text(encoding="utf-8"))
+        print(f"[multispec] written to {results_md}")
     return 0

@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# Set up the environment if needed, then run the main job on the embedded default target (Gemma 3 270M):
-# all ten methods over de, fr, ja, ru, zh -> English, each trained one where weights ship for it (weights/: German),
-# (20 questions each from the system's gettext catalogs, and 10 (LONG_LIMIT) from each language's long stratum,
-# English of >= 15 words, reported as translation-<lang>-long; the built-in multilingual set where there are no
-# catalogs), ending in the report table and plots under outputs/answers/report. Extra arguments go to
-# evaluation.run; METHODS, LANGS and the weights' variables of scripts/eval/all.sh narrow or change it.
+# The main job: set up the environment if needed, then every method on the embedded target (Gemma 3 270M) over
+# de, fr, ja, ru, zh -> English and each language's long stratum, ending in a report (table and plots):
+# experiments/main/recipe.json, results in outputs/experiments/main. Without gettext catalogs to build the
+# translation questions from, the built-in multilingual set instead (experiments/builtin). Extra arguments go to
+# `multispec experiment` (e.g. --languages de, --quick).
 set -euo pipefail
-here="$(dirname "${BASH_SOURCE[0]}")"
-source "$here/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 if ls /usr/share/locale/{de,fr,ja,ru,zh_CN}/LC_MESSAGES/*.mo >/dev/null 2>&1; then
-  langs="de fr ja ru zh de-long fr-long ja-long ru-long zh-long"
-else
-  echo "[multispec] no gettext catalogs for de/fr/ja/ru/zh here: using the built-in multilingual set" >&2
-  langs="builtin"
+  exec multispec experiment main "$@"
 fi
-LANGS="${LANGS:-$langs}" LONG_LIMIT="${LONG_LIMIT:-10}" bash "$here/eval/all.sh" --limit "${LIMIT:-20}" --max-new-tokens 64 "$@"
+echo "[multispec] no gettext catalogs for de/fr/ja/ru/zh here: the built-in multilingual set instead" >&2
+exec multispec experiment builtin "$@"

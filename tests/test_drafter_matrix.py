@@ -10,6 +10,7 @@ from test_eagle import random_head
 from test_size_sweep import save_drafter
 from tiny import save_tiny_checkpoint
 
+from data_processing.errors import InputError
 from evaluation import drafter_matrix, equal
 from evaluation.answers import load_answers
 from model.common.zoo import load_model
@@ -78,10 +79,10 @@ def test_matrix_of_draft_heads(tmp_path):
 
 
 def test_bad_drafter_arguments(tmp_path):
-    with pytest.raises(SystemExit, match="NAME=PATH"):
+    with pytest.raises(InputError, match="NAME=PATH"):
         drafter_matrix.main(["--drafters", "no-equals-sign", "--langs", "de", "--out-dir", str(tmp_path)])
-    with pytest.raises(SystemExit, match="is not one of the drafters"):
+    with pytest.raises(InputError, match="is not one of the drafters"):
         drafter_matrix.main(["--drafters", "de=x", "--langs", "de", "--generic", "gen", "--out-dir", str(tmp_path)])
-    with pytest.raises(SystemExit, match="no question file"):
+    with pytest.raises(InputError, match="no question file"):
         drafter_matrix.main(["--drafters", "de=x", "--langs", "xx", "--out-dir", str(tmp_path),
                              "--questions", str(tmp_path / "missing_{lang}.jsonl")])

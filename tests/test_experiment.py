@@ -9,15 +9,17 @@ from tiny import save_tiny_checkpoint
 
 from data_processing.errors import InputError
 from evaluation.answers import load_answers
-from multispec.experiment import EXPERIMENTS, build_runs, load_recipe, recipe_names, run_experiment
+from multispec.experiment import EXPERIMENTS, load_recipe, plan, recipe_names, run_experiment
 
 
 @pytest.mark.parametrize("name", recipe_names())
 def test_every_shipped_recipe_builds_its_runs(name, tmp_path):
-    recipe = load_recipe(name)
-    for lang in recipe.languages or [""]:
-        runs = build_runs(recipe, recipe.questions.format(lang=lang), tmp_path, {**recipe.settings, **recipe.quick})
-        assert len(runs) == sum(len(named) for named in recipe.comparisons.values())
+    recipe = load_recipe(name)  # stage tools and their settings are checked here
+    plans, notes = plan(recipe, tmp_path, quick=True)
+    assert len(plans) >= max(1, len(recipe.languages)) or not recipe.comparisons
+    for stratum, runs in plans.items():
+        left_out = sum(1 for note in notes if note.startswith(f"{stratum}:"))
+        assert len(runs) + left_out == sum(len(named) for named in recipe.comparisons.values())
     assert (EXPERIMENTS / name / "README.md").is_file()  # the question, the command, the latest table
 
 
@@ -80,3 +82,61 @@ def test_bad_settings_in_a_recipe_fail_before_any_model_loads(tmp_path):
                                                                                             "options": {"ngram": 9}}}})
     with pytest.raises(InputError, match="no option"):
         run_experiment(load_recipe("toy", root=tmp_path), out_dir=tmp_path / "out")
+
+
+def write(root, name: str, recipe: dict) -> None:
+    (root / name).mkdir(exist_ok=True)
+    (root / name / "recipe.json").write_text(json.dumps(recipe))
+
+
+def test_stages_make_data_per_language_resume_and_feed_the_runs(tmp_path):
+    """A pipeline recipe distils per language ({lang}) with a tiny target; a second recipe includes its stages (made
+    once, not repeated), sets a variable, and its strata, registry CPU options and report come out as declared."""
+    target = save_tiny_checkpoint(tmp_path / "target")
+    for lang in ("de", "fr"):
+        (tmp_path / f"pool_{lang}.jsonl").write_text("".join(json.dumps(
+            {"id": f"{lang}{i}", "conversations": [{"from": "human", "value": f"Say {lang} {i}"}]}) + "\n" for i in range(3)))
+        for stratum in ("", "_long"):
+            (tmp_path / f"q_{lang}{stratum}.jsonl").write_text("".join(json.dumps(
+                {"question_id": f"{lang}{stratum}-{i}", "category": f"translation-{lang}{stratum}",
+                 "turns": [f"Translate: {lang} {i} {i}"], "reference": ["x"]}) + "\n" for i in range(3)))
+    distill = {"name": "distill", "tool": "distill", "settings": {
+        "prompts": str(tmp_path / "pool_{lang}.jsonl"), "out": str(tmp_path / "d_{lang}.jsonl"), "target": target,
+        "dtype": "float32", "temperatures": [0.0], "limit": "{count}", "max_new_tokens": 4}}
+    write(tmp_path, "data", {"question": "pipeline", "languages": ["de"], "variables": {"count": "2"},
+                             "stages": [distill]})
+    with pytest.raises(InputError, match="no variable"):
+        load_recipe("data", root=tmp_path, variables={"steps": "3"})
+    with pytest.raises(InputError, match="no stage"):
+        run_experiment(load_recipe("data", root=tmp_path), out_dir=tmp_path / "o", only=["train"])
+    assert run_experiment(load_recipe("data", root=tmp_path), out_dir=tmp_path / "o", only=["distill"],
+                          languages=["de", "fr"]) is None
+    rows = {lang: sorted(json.loads(line)["id"] for line in (tmp_path / f"d_{lang}.jsonl").open()) for lang in ("de", "fr")}
+    assert rows == {"de": ["de0@t0", "de1@t0"], "fr": ["fr0@t0", "fr1@t0"]}
+    assert (tmp_path / "o" / "stages.log").read_text().count("(distill") == 2
+
+    write(tmp_path, "study", {
+        "question": "q", "languages": ["de"], "stages": [{"from": "data", "until": "distill"}, {"from": "data"}],
+        "questions": {"{lang}": str(tmp_path / "q_{lang}.jsonl"),
+                      "{lang}-two": {"file": str(tmp_path / "q_{lang}_long.jsonl"), "limit": 2}},
+        "settings": {"target": target, "dtype": "float32", "max_new_tokens": 5, "warmup": 0, "device": "cpu"},
+        "comparisons": {"m": {"ar": {"method": "ar"}, "ctc": {"method": "ctc", "options": {"head": "embedded:{lang}/ctc"}},
+                              "sd": {"method": "sd", "options": {"drafter": "embedded:xx/sd"}}}},
+        "report": True})
+    recipe = load_recipe("study", root=tmp_path, variables={})
+    assert len(recipe.stages) == 1  # the same stage included twice runs once
+    plans, notes = plan(recipe, tmp_path / "s")
+    assert set(plans) == {"de", "de-two"} and notes == ["de: `sd` left out, no shipped weights embedded:xx/sd",
+                                                       "de-two: `sd` left out, no shipped weights embedded:xx/sd"]
+    ctc_args, ctc_options = plans["de"]["m/ctc"]
+    assert ctc_options["total_tokens"] == 10  # the registry's CPU size; a GPU run keeps the method's own default
+    assert plans["de-two"]["m/ar"][0].limit == 2 and plans["de"]["m/ar"][0].limit is None
+    # the shipped German CTC head does not fit the tiny target: the study stops on it, naming the weights
+    with pytest.raises(ValueError, match="trained for hidden size 640"):
+        run_experiment(recipe, out_dir=tmp_path / "s")
+    write(tmp_path, "study", {**json.loads((tmp_path / "study" / "recipe.json").read_text()),
+                              "comparisons": {"m": {"ar": {"method": "ar"}, "pld": {"method": "pld"}}}})
+    results = run_experiment(load_recipe("study", root=tmp_path), out_dir=tmp_path / "s2").read_text()
+    assert "## de: m" in results and "## de-two: m" in results and "## All strata: m" in results
+    assert len(load_answers(tmp_path / "s2" / "all" / "m" / "pld.jsonl")) == 5  # 3 + 2 questions
+    assert (tmp_path / "s2" / "report" / "m" / "speedup.png").is_file()

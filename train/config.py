@@ -5,6 +5,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from data_processing.errors import InputError
@@ -41,7 +42,20 @@ def parse_value(text: str) -> Any:
         return text  # a bare string
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
+def override_pairs(overrides: Sequence[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """`key=value` strings of a command line (values read as JSON where they parse), or a recipe's {key: value}."""
+    if isinstance(overrides, Mapping):
+        return list(overrides.items())
+    pairs = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not key=value")
+        pairs.append((key, parse_value(value)))
+    return pairs
+
+
+def load_config(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
     """JSON config + `key=value` overrides (`task_args.key=value` reaches the task's own arguments), checked
     against TrainConfig and the task's own arguments before anything loads."""
     path = Path(path)
@@ -56,14 +70,11 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object of settings, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} is not key=value")
+    for key, value in override_pairs(overrides):
         if key.startswith("task_args."):
-            data.setdefault("task_args", {})[key.split(".", 1)[1]] = parse_value(value)
+            data.setdefault("task_args", {})[key.split(".", 1)[1]] = value
         elif key in names:
-            data[key] = parse_value(value)
+            data[key] = value
         else:
             raise ConfigError(f"unknown training setting {key!r}; settings: {sorted(names)}")
     unknown = set(data) - names

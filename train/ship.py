@@ -26,7 +26,7 @@ from evaluation.jsonl_store import read_rows
 from model.common.zoo import DEFAULT_TARGET
 
 SHIPPED_METHODS = ("sd", "eagle", "eagle3", "medusa", "hydra", "ctc")
-REBUILD = "bash experiments/embedded_weights/run.sh"
+REBUILD = "multispec experiment embedded_weights"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
                    "chat_template.jinja")
 
@@ -89,11 +89,14 @@ def ship(run: Path, out: Path, method: str) -> dict:
     return provenance
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", required=True, help="folder of train.run outputs, one subfolder per method")
     parser.add_argument("--out", required=True, help="weights/<target>/<lang>")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
     total = 0
     for method in SHIPPED_METHODS:
         run = Path(args.runs, method)
@@ -105,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
         top1 = provenance["held_apart"]["top1"] if provenance["held_apart"] else "not measured"
         print(f"[ship] {method}: {provenance['bytes'] / 1e6:.1f} MB, {provenance['steps']} steps, held-apart top-1 {top1}")
     print(f"[ship] {total / 1e6:.1f} MB in all -> {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def shipped_weights(name: str) -> Path:
     if not (folder / "provenance.json").exists():
         have = [f"{SHIPPED}{lang}/{method}" for lang, method in shipped()]
         raise ModelNotFound(f"no shipped weights {name!r} (shipped: {', '.join(have) or 'none'}; rebuild them with "
-                            f"experiments/embedded_weights/run.sh)")
+                            f"`multispec experiment embedded_weights`)")
     return folder
 
 

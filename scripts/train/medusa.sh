@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Usage: scripts/train/medusa.sh LANG [quick|full]   (see head.sh)
-exec bash "$(dirname "${BASH_SOURCE[0]}")/head.sh" medusa "$@"
+# Usage: scripts/train/medusa.sh LANG [multispec experiment options]   (experiments/head_medusa/recipe.json)
+source "$(dirname "${BASH_SOURCE[0]}")/../env.sh" && exec multispec experiment head_medusa --languages "$@"

@@ -27,7 +27,8 @@ class FeatureData:
                  limit: int | None = None, skip: int = 0,
                  layers: tuple[int, ...] | Callable[[int], tuple[int, ...]] | None = None):
         """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit; a negative
-        limit -n leaves each dump's last n apart, as a slice does); several dumps (e.g. one per language,
+        limit -n leaves each dump's last n apart, as a slice does, and a negative skip -n reads only its last n, the
+        part such a limit left apart); several dumps (e.g. one per language,
         for a multilingual head) are read one after the other. `layers`: the hidden states read, or a
         function of the target's layer count giving them; by default the LM head's input alone."""
         self.target_model, self.tokenizer = load_frozen_parts(target)  # embedding + LM head only: heads never run it
@@ -48,6 +49,7 @@ class FeatureData:
     def _part(self, folder: str, limit: int | None, skip: int) -> tuple[FeatureShards, range]:
         """One dump and the conversation indices read from it."""
         shards = FeatureShards(folder)
+        skip = max(0, len(shards) + skip) if skip < 0 else skip
         end = len(shards) if not limit else len(shards) + limit if limit < 0 else min(len(shards), skip + limit)
         if end <= skip:
             raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
