@@ -360,7 +360,7 @@ def variable(item: str) -> tuple[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="multispec experiment", description=__doc__.split("\n")[0])
-    parser.add_argument("name", nargs="?", help=f"one of: {', '.join(recipe_names())}")
+    parser.add_argument("name", nargs="?", help=f"one of: {', '.join(recipe_names())}; or a folder holding a recipe.json")
     parser.add_argument("--quick", action="store_true", help="the recipe's quick settings: a smoke run")
     parser.add_argument("--languages", nargs="+", default=None, help="these languages instead of the recipe's")
     parser.add_argument("--set", action="append", type=variable, default=[], metavar="NAME=VALUE",
@@ -377,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.name is None:
         print("experiments with a recipe: " + ", ".join(recipe_names()))
         return 0
-    recipe = load_recipe(args.name, variables=dict(args.set))
+    folder = Path(args.name)  # a study folder of one's own (holding recipe.json) works as well as a name
+    root, name = (folder.parent, folder.name) if (folder / "recipe.json").is_file() else (EXPERIMENTS, args.name)
+    recipe = load_recipe(name, root, variables=dict(args.set))
     results_md = run_experiment(recipe, args.quick, args.out_dir, args.languages, args.only)
     if results_md is not None:
         print(results_md.read_text(encoding="utf-8"))

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# one process: up to 2 threads; under pytest-xdist (-n N) the cores are shared among the workers instead
+workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // workers)))
 
 
 @pytest.fixture(scope="session")

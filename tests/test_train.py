@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from lossless import accepted_in_file
-from launch import train_two_processes
+from launch import launch_two_processes, logged_steps, train_two_processes
 from tiny import save_copying_checkpoint, save_tiny_checkpoint
 
 from data_generation import generate
@@ -102,6 +102,22 @@ def test_two_processes_under_accelerate_launch(workdir):
                and abs((pair_loss[a] + pair_loss[b]) / 2 - logged[0]) < 1e-5
                and abs((pair_loss[c] + pair_loss[e]) / 2 - logged[1]) < 1e-5]
     assert matches, f"the logged losses {logged} are not means over a partition of the rows into batches"
+
+
+@pytest.mark.slow
+def test_a_recipe_stage_trains_under_accelerate_launch(workdir):
+    """`accelerate launch -m multispec experiment STUDY --only STAGE`: every process runs that training stage alone,
+    as one DDP run (one log, steps counted once)."""
+    d, target, pool = workdir
+    config = write_config(d / "stage.json", target, pool, d / "unused")
+    (d / "study").mkdir()
+    (d / "study" / "recipe.json").write_text(json.dumps({"question": "pipeline", "stages": [
+        {"name": "train", "tool": "train", "settings": {"config": str(config), "resume": True,
+                                                        "overrides": {"output_dir": str(d / "staged"), "steps": 2}}},
+        {"name": "never", "tool": "distill", "settings": {"prompts": "nowhere.jsonl", "out": "nothing.jsonl"}}]}))
+    launch_two_processes("multispec", "experiment", str(d / "study"), "--only", "train", "--out-dir", str(d / "out"))
+    assert logged_steps(d / "staged") == [1, 2] and (d / "staged" / "final").is_dir()
+    assert not Path("nothing.jsonl").exists()
 
 
 def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
