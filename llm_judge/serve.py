@@ -27,6 +27,7 @@ from fastchat.protocol.openai_api_protocol import (ChatCompletionRequest, ChatCo
 
 from data_processing.errors import run_command
 from llm_judge.engine import Engine
+from model.common.zoo import DEFAULT_TARGET
 from model.registry import METHODS, method_module
 from multispec.options import add_generation_options, add_target_options
 
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     pre.add_argument("--method", default="ar", choices=sorted(METHODS))
     known, _ = pre.parse_known_args(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], parents=[method_options_parser(known.method)])
-    parser.add_argument("--model", required=True, help="embedded name, local folder or hub id")
+    parser.add_argument("--model", default=DEFAULT_TARGET, help="embedded name, local folder or hub id")
     parser.add_argument("--method", default="ar", choices=sorted(METHODS))
     parser.add_argument("--served-model-name", default=None, help="name clients pass as `model` (default: --model's name)")
     parser.add_argument("--host", default="127.0.0.1")

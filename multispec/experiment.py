@@ -374,8 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.name is None:
-        print("experiments with a recipe: " + ", ".join(recipe_names()))
+    if args.name is None:  # the list, each with its question
+        width = max(map(len, recipe_names()))
+        for name in recipe_names():
+            question = json.loads((EXPERIMENTS / name / "recipe.json").read_text(encoding="utf-8"))["question"]
+            print(f"{name:<{width}}  {question if len(question) <= 100 else question[:97] + '...'}")
         return 0
     folder = Path(args.name)  # a study folder of one's own (holding recipe.json) works as well as a name
     root, name = (folder.parent, folder.name) if (folder / "recipe.json").is_file() else (EXPERIMENTS, args.name)

@@ -29,7 +29,8 @@ def describe_methods() -> list[dict[str, Any]]:
                         "trained by": f"train task {method.training_task}" if method.training_task else "-",
                         "shipped weights": f"embedded:<lang>/{method.shipped} ({', '.join(languages.get(method.shipped, ['none']))})"
                         if method.shipped else "-",
-                        "options": options})
+                        "options": options,
+                        "cpu options": {k.replace("_", "-"): v for k, v in method.cpu_options.items()}})
     return records
 
 
@@ -41,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "json":
         print(json.dumps(records, indent=2))
         return 0
-    header = ["method", "needs", "draft", "trained by", "shipped weights", "options (defaults)", "summary"]
+    header = ["method", "needs", "draft", "trained by", "shipped weights", "options (defaults)",
+              "studies without a GPU", "summary"]
     print(markdown_table(header, [
         [r["method"], r["needs"], r["draft"], r["trained by"], r["shipped weights"],
-         " ".join(f"--{k} {v!r}" for k, v in r["options"].items()) or "-", r["summary"]] for r in records]))
+         " ".join(f"--{k} {v!r}" for k, v in r["options"].items()) or "-",
+         " ".join(f"--{k} {v!r}" for k, v in r["cpu options"].items()) or "-", r["summary"]] for r in records]))
     print("\nA method's options go after it: multispec run --method eagle2 --head H --total-tokens 20 ...")
     return 0
