@@ -18,7 +18,7 @@ import time
 from tqdm import tqdm
 
 from data_generation.prompts import read_prompts
-from data_processing.errors import InputError, non_negative_float, positive_int, run_command
+from data_processing.errors import InputError, non_negative_float, non_negative_int, positive_int, run_command
 from data_processing.questions import stop_argument
 from evaluation.jsonl_store import JsonlStore, OutputFileError
 from multispec.options import add_generation_options, add_target_options
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_options(parser, device=False)
     add_generation_options(parser, chat_template=False)
     parser.add_argument("--temperatures", type=non_negative_float, nargs="+", default=[0.0, 0.3, 0.7, 1.0])
-    parser.add_argument("--skip", type=int, default=0, help="leave out the first N prompts (e.g. another file's)")
+    parser.add_argument("--skip", type=non_negative_int, default=0, help="leave out the first N prompts (e.g. another file's)")
     parser.add_argument("--limit", type=positive_int, default=None, help="first N prompts (after --skip)")
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
                         help="stop string (repeatable; escapes like \\n work)")

@@ -43,7 +43,7 @@ import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
-from data_processing.errors import InputError, run_command
+from data_processing.errors import InputError, non_negative_int, run_command
 from data_generation.feature_shards import FORMAT, INDEX_NAME, PRENORM, VERSION, StreamedShard, hidden_key, shard_name
 from data_generation.local_backend import greedy_argmax
 from data_generation.prompts import prompt_of, prompt_problem
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--shard-size", type=int, default=2000, help="conversations per shard")
-    parser.add_argument("--skip", type=int, default=0, help="leave out the first N rows of --data")
+    parser.add_argument("--skip", type=non_negative_int, default=0, help="leave out the first N rows of --data")
     parser.add_argument("--limit", type=int, default=None, help="first N rows of --data (after --skip)")
     parser.add_argument("--save-dtype", default="bfloat16", help="dtype of stored hidden states")
     parser.add_argument("--continuation", default=None, metavar="FIELD",

@@ -203,13 +203,14 @@ class AnswerRun:
     def __exit__(self, *exc) -> None:
         self.store.close()
 
-    def start(self, loaded: tuple | None = None) -> None:
-        """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs."""
+    def start(self, loaded: tuple | None = None, warmup: int | None = None) -> None:
+        """Load the drafter (and the target unless `loaded`), then the discarded warm-up runs (`warmup`, default the
+        run's own setting; fewer where the caller's target is warm already)."""
         if self.store.rows:  # resuming: the stored rows must have been prompted as this run prompts
             self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
         self.env = environment(self.runner.session.target.device, self.runner.session.target.dtype)
-        for _ in range(self.args.warmup):  # first calls pay allocator and kernel set-up
+        for _ in range(self.args.warmup if warmup is None else warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
 
     def check_stored_prompts(self, tokenizer) -> None:

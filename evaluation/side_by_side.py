@@ -56,7 +56,7 @@ def parse_runs(items: list[str]) -> dict[str, list[str]]:
 
 
 def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]]],
-                        loaded: tuple | None = None) -> tuple | None:
+                        loaded: tuple | None = None, warm: bool = False) -> tuple | None:
     """Answer every question with every configuration (evaluation.run settings, e.g. from `run.settings`) before
     the next question, on one target (`loaded`, or loaded here only when something is left to answer); each run
     writes and resumes its own --out. Returns the (model, tokenizer) used, for the caller's next batch of runs."""
@@ -73,7 +73,9 @@ def answer_side_by_side(runs: dict[str, tuple[argparse.Namespace, dict[str, Any]
         loaded = loaded or load_model(first.target, dtype=first.dtype, device=first.device, device_map=first.device_map,
                                       attn_implementation=first.attn_implementation)
         for name in pending:
-            answer_runs[name].start(loaded)
+            # a warm target (it answered with these methods before in this process, e.g. an earlier stratum): one
+            # warm-up per run, for its drafter's first calls, instead of the full --warmup
+            answer_runs[name].start(loaded, warmup=min(1, answer_runs[name].args.warmup) if warm else None)
         questions = next(iter(answer_runs.values())).questions
         for index in tqdm(sorted({i for todo in pending.values() for i in todo}),
                           desc=f"{len(pending)} runs side by side", unit="q"):

@@ -40,26 +40,44 @@ def add_generation_options(parser: argparse.ArgumentParser, *, max_new_tokens: b
 
 def namespace(parser: argparse.ArgumentParser, values: dict[str, Any], what: str) -> argparse.Namespace:
     """A tool's settings from Python values instead of a command line: its own defaults, then `values` by option name
-    (underscores, e.g. max_new_tokens); unknown names and missing required options are errors naming `what`."""
-    actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS and a.dest != "help"]
-    known = {a.dest for a in actions}
-    unknown = sorted(set(values) - known)
+    (underscores, e.g. max_new_tokens), each read as the command line would read it: a single value where the
+    option takes several becomes a list, text and numbers go through the option's type (so `"limit": "0"` or
+    `"limit": 0` is refused where the command line refuses --limit 0), choices are checked, and a flag takes true or
+    false. Unknown names and missing required options are errors naming `what`."""
+    actions = {a.dest: a for a in parser._actions if a.dest not in (argparse.SUPPRESS, "help")}
+    unknown = sorted(set(values) - set(actions))
     if unknown:
-        raise InputError(f"{what}: no setting(s) {unknown}; settings: {sorted(known)}")
-    missing = sorted(a.dest for a in actions if a.required and a.dest not in values)
+        raise InputError(f"{what}: no setting(s) {unknown}; settings: {sorted(actions)}")
+    missing = sorted(dest for dest, a in actions.items() if a.required and dest not in values)
     if missing:
         raise InputError(f"{what}: needs {missing}")
-    typed = {a.dest: a.type for a in actions if callable(a.type)}
 
-    def as_typed(key: str, value: Any) -> Any:  # text, e.g. a recipe variable, goes through the option's own type
-        kind = typed.get(key)
-        if kind is None:
-            return value
+    def one(action: argparse.Action, value: Any) -> Any:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and callable(action.type):
+            value = action.type(str(value))
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of {sorted(map(str, action.choices))}")
+        return value
+
+    def read(dest: str, value: Any) -> Any:
+        action = actions[dest]
         try:
-            return [kind(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else \
-                kind(value) if isinstance(value, str) else value
+            if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+                flags = {"true": True, "false": False}
+                if isinstance(value, str) and value.lower() in flags:
+                    return flags[value.lower()]
+                if not isinstance(value, bool):
+                    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+                return value
+            several = action.nargs in ("+", "*") or isinstance(action.nargs, int) or \
+                isinstance(action, argparse._AppendAction)
+            if several and isinstance(value, dict):  # a mapping where the command line takes key=value items
+                return value
+            if several:
+                return [one(action, v) for v in (value if isinstance(value, list) else [value])]
+            return one(action, value)
         except (ValueError, argparse.ArgumentTypeError) as err:
-            raise InputError(f"{what}: {key}={value!r}: {err}") from None
+            raise InputError(f"{what}: {dest}={value!r}: {err}") from None
 
-    return argparse.Namespace(**{**{a.dest: a.default for a in actions},
-                                 **{key: as_typed(key, value) for key, value in values.items()}})
+    return argparse.Namespace(**{**{dest: a.default for dest, a in actions.items()},
+                                 **{dest: read(dest, value) for dest, value in values.items()}})

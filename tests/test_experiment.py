@@ -9,7 +9,8 @@ from tiny import save_tiny_checkpoint
 
 from data_processing.errors import InputError
 from evaluation.answers import load_answers
-from multispec.experiment import EXPERIMENTS, load_recipe, plan, recipe_names, run_experiment
+from multispec.experiment import plan, run_experiment
+from multispec.recipe import EXPERIMENTS, load_recipe, recipe_names
 
 
 @pytest.mark.parametrize("name", recipe_names())
@@ -140,3 +141,29 @@ def test_stages_make_data_per_language_resume_and_feed_the_runs(tmp_path):
     assert "## de: m" in results and "## de-two: m" in results and "## All strata: m" in results
     assert len(load_answers(tmp_path / "s2" / "all" / "m" / "pld.jsonl")) == 5  # 3 + 2 questions
     assert (tmp_path / "s2" / "report" / "m" / "speedup.png").is_file()
+
+
+def test_stage_settings_are_read_as_the_command_line_reads_them(tmp_path):
+    """A recipe's values go through each option's own type and choices, a single value fills a list option, flags
+    take true/false, and a training stage's config and overrides are checked when the recipe loads."""
+    from data_generation import generate, hidden_states
+    from multispec.options import namespace
+    from train import run as train_run
+
+    assert namespace(hidden_states.build_parser(), {"data": "d", "out": "o", "layers": "15", "skip": "3"}, "t").layers == ["15"]
+    assert namespace(train_run.build_parser(), {"config": "c", "resume": "false", "overrides": {"steps": 2}}, "t").resume is False
+    for bad, message in [({"limit": 0}, "limit=0"), ({"backend": "nope"}, "not one of"), ({"skip": -1}, "must be >= 0")]:
+        with pytest.raises(InputError, match=message):
+            namespace(generate.build_parser(), {"prompts": "p", "out": "o", **bad}, "t")
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"task": "drafter_lm", "output_dir": str(tmp_path / "o"), "steps": 2,
+                                  "task_args": {"data": "x.jsonl"}}))
+    for overrides, message in [({"stpes": 3}, "unknown training setting 'stpes'"), ({"task_args.nope": 1}, "nope")]:
+        write(tmp_path, "bad", {"question": "q", "stages": [{"name": "t", "tool": "train", "settings": {
+            "config": str(config), "overrides": overrides}}]})
+        with pytest.raises(InputError, match=message):
+            load_recipe("bad", root=tmp_path)
+    write(tmp_path, "strata", {"question": "q", "languages": ["de", "fr"], "questions": {"all": "q_{lang}.jsonl"},
+                               "comparisons": {"c": {"ar": {"method": "ar"}, "pld": {"method": "pld"}}}})
+    with pytest.raises(InputError, match="needs \\{lang\\} too"):
+        load_recipe("strata", root=tmp_path)

@@ -44,8 +44,8 @@ def parse_value(text: str) -> Any:
 
 def override_pairs(overrides: Sequence[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
     """`key=value` strings of a command line (values read as JSON where they parse), or a recipe's {key: value}."""
-    if isinstance(overrides, Mapping):
-        return list(overrides.items())
+    if isinstance(overrides, Mapping):  # text values (e.g. a recipe variable's) read as on the command line
+        return [(key, parse_value(value) if isinstance(value, str) else value) for key, value in overrides.items()]
     pairs = []
     for item in overrides:
         key, sep, value = item.partition("=")

@@ -21,8 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint if present")
-    parser.add_argument("overrides", nargs="*", help="key=value settings over the config file")
+    parser.add_argument("overrides", nargs="*", default=[], help="key=value settings over the config file")
     return parser
+
+
+def check(args: argparse.Namespace) -> None:
+    """What can be checked before anything loads (a recipe's stage, when the recipe is read)."""
+    cfg = load_config(args.config, args.overrides)
+    check_task_args(cfg.task, cfg.task_args)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -49,7 +49,9 @@ class FeatureData:
     def _part(self, folder: str, limit: int | None, skip: int) -> tuple[FeatureShards, range]:
         """One dump and the conversation indices read from it."""
         shards = FeatureShards(folder)
-        skip = max(0, len(shards) + skip) if skip < 0 else skip
+        if skip < 0 and -skip > len(shards):
+            raise ValueError(f"{folder} holds {len(shards)} conversations, fewer than the {-skip} asked for at its end")
+        skip = len(shards) + skip if skip < 0 else skip
         end = len(shards) if not limit else len(shards) + limit if limit < 0 else min(len(shards), skip + limit)
         if end <= skip:
             raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
