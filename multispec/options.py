@@ -62,14 +62,14 @@ def namespace(parser: argparse.ArgumentParser, values: dict[str, Any], what: str
     def read(dest: str, value: Any) -> Any:
         action = actions[dest]
         try:
-            if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
                 flags = {"true": True, "false": False}
                 if isinstance(value, str) and value.lower() in flags:
                     return flags[value.lower()]
                 if not isinstance(value, bool):
                     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
                 return value
-            several = action.nargs in ("+", "*") or isinstance(action.nargs, int) or \
+            several = action.nargs in ("+", "*") or isinstance(action.nargs, int) and action.nargs > 0 or \
                 isinstance(action, argparse._AppendAction)
             if several and isinstance(value, dict):  # a mapping where the command line takes key=value items
                 return value
