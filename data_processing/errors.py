@@ -22,31 +22,28 @@ def run_command(main: Callable[..., Any], argv: list[str] | None = None) -> None
     raise SystemExit(status if isinstance(status, int) else 0)
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts that must be at least 1 (--limit, --max-new-tokens, --batch-size): a usage error,
-    checked before anything loads, instead of a silent slice from the end or a crash after the model loaded."""
+def whole_number_at_least(text: str, minimum: int, message: str) -> int:
+    """argparse's reading of a whole number >= minimum; `message` says what else it must be."""
     import argparse
 
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{message}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts that must be at least 1 (--limit, --max-new-tokens, --batch-size): a usage error,
+    checked before anything loads, instead of a silent slice from the end or a crash after the model loaded."""
+    return whole_number_at_least(text, 1, "must be at least 1")
 
 
 def non_negative_int(text: str) -> int:
     """argparse type for counts that may be 0 but not negative (--skip)."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return whole_number_at_least(text, 0, "must be >= 0")
 
 
 def non_negative_float(text: str) -> float:
