@@ -82,6 +82,13 @@ class FeatureShards(Dataset):
         return self._handles[s]
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        return self._read(i, self.keys)
+
+    def tokens(self, i: int) -> dict[str, Any]:
+        """Conversation i without its hidden states: id, input_ids, loss_mask, target_argmax."""
+        return self._read(i, TOKEN_TENSORS)
+
+    def _read(self, i: int, keys: tuple[str, ...]) -> dict[str, Any]:
         if not -self._len <= i < self._len:
             raise IndexError(f"conversation {i} out of range for {self._len} conversations")
         i %= self._len
@@ -90,7 +97,7 @@ class FeatureShards(Dataset):
         handle = self._open(s)
         lo, hi = self._offsets[s][j], self._offsets[s][j + 1]
         item: dict[str, Any] = {"id": self.shards[s]["ids"][j]}
-        for key in self.keys:
+        for key in keys:
             item[key] = handle.get_slice(key)[lo:hi]  # reads only these rows from the mapped file
         return item
 

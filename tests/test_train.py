@@ -33,7 +33,8 @@ def workdir(tmp_path_factory):
     target = save_tiny_checkpoint(d / "target")
     pool = d / "pool.jsonl"
     pool.write_text("".join(json.dumps({"id": f"de-{i}", "prompt": f"Translate German to English: {s}\nEnglish:",
-                                        "text": s}) + "\n" for i, s in enumerate(SENTENCES)))
+                                        "text": s, "reference": f"sentence {i}: {s}"}) + "\n"
+                            for i, s in enumerate(SENTENCES)))
     return d, target, pool
 
 
@@ -154,7 +155,73 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
     assert accepted_in_file(d / "sd.jsonl") > 0, "the fine-tuned drafter never had a draft accepted"
 
 
+def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
+    """A drafter fine-tuned on a teacher-forced dump learns the target's own next token over given text (labels are
+    the dump's target_argmax, shifted as the causal-LM loss reads them), mixes with self-distilled rows, and drafts
+    losslessly with accepted drafts."""
+    import torch
+
+    from data_generation import hidden_states
+    from data_generation.feature_shards import FeatureShards
+    from train.tasks.features import IGNORE
+
+    d, _, pool = workdir
+    target = save_copying_checkpoint(d / "copying-target-word")
+    dump = d / "teacher-forced"
+    hidden_states.main(["--data", str(pool), "--out", str(dump), "--target", target, "--dtype", "float32", "--device",
+                        "cpu", "--save-dtype", "float32", "--continuation", "reference", "--answer-prefix", " "])
+    model, tokenizer = load_model(target, dtype="float32", device="cpu")
+    distilled = d / "distilled-word.jsonl"
+    with JsonlStore(distilled) as store:  # its answers put the tokens the target writes into the draft vocabulary
+        generate.distill(LocalBackend(model, tokenizer, 12, ("\n",)), read_prompts(pool), [0.0], store, seed=0,
+                         stops=("\n",))
+    pre = load_config(write_config(d / "pre-word.json", target, pool, d / "pre-word", vocab_answers=str(distilled)))
+    train(pre, build_task(pre.task, pre.task_args))
+    fine = load_config(write_config(d / "word.json", target, dump, d / "word", stage="finetune",
+                                    init_from=str(d / "pre-word" / "final")), ["steps=30"])
+    task = build_task(fine.task, fine.task_args)
+    item = FeatureShards(dump).tokens(0)
+    ids, labels = task.examples[0]
+    assert ids == item["input_ids"].tolist()
+    loss = item["loss_mask"].bool()
+    for t in range(len(ids) - 1):
+        assert labels[t + 1] == (int(item["target_argmax"][t]) if loss[t] else IGNORE)
+    assert sum(label != IGNORE for label in labels) == int(loss.sum()) - 1  # nothing follows the final EOS
+    rows = task.dataset()
+    assert all(torch.equal(inputs, task.vocab.to_draft[torch.tensor(ids)]) for (inputs, _), (ids, _) in zip(rows, task.examples))
+    mixed = load_config(write_config(d / "mixed.json", target, dump, d / "mixed", stage="finetune",
+                                     init_from=str(d / "pre-word" / "final")),
+                        [f'task_args.data=["{dump}", {{"path": "{distilled}", "limit": 3}}]'])
+    assert len(build_task(mixed.task, mixed.task_args).examples) == len(SENTENCES) + 3
+
+    train(fine, task)
+    questions = d / "q-word.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
+                                             "turns": [f"Translate German to English: {s}\nEnglish:"]}) + "\n"
+                                 for i, s in enumerate(SENTENCES[:4])))
+    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16",
+              "--warmup", "0"]
+    run.main(["--method", "ar", "--out", str(d / "ar-word.jsonl"), *common])
+    run.main(["--method", "sd", "--drafter", str(d / "word" / "final"), "--gamma", "3", "--out", str(d / "sd-word.jsonl"),
+              *common])
+    equal.main(["--baseline", str(d / "ar-word.jsonl"), "--answers", str(d / "sd-word.jsonl"), "--tie-tolerance", "0"])
+    assert accepted_in_file(d / "sd-word.jsonl") > 0, "the word-level drafter never had a draft accepted"
+
+
 def test_draft_vocabulary_ranks_answer_tokens_first():
     vocab = DraftVocab.most_frequent([[5, 5, 5, 6, 7]], 4, 10, always=[1], first=[[8, 9, 9]])
     assert vocab.target_ids == [1, 9, 8, 5]
     assert DraftVocab.most_frequent([[5, 5, 6]], 2, 10).target_ids == [5, 6]
+
+
+def test_data_sources_slice_each_source_on_its_own():
+    from train.tasks.features import conversation_range, data_sources
+
+    assert data_sources(["a", {"path": "b", "limit": 3}], None, 2) == [("a", None, 2), ("b", 3, 2)]
+    assert data_sources({"path": "c", "skip": -5}, 10, 0) == [("c", 10, -5)]
+    with pytest.raises(ValueError, match="a data source is a path or"):
+        data_sources([{"file": "x"}], None, 0)
+    assert conversation_range("f", 10, -2, 0) == range(0, 8)
+    assert conversation_range("f", 10, None, -2) == range(8, 10)
+    with pytest.raises(ValueError, match="none left"):
+        conversation_range("f", 10, None, 10)

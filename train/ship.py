@@ -24,6 +24,7 @@ from data_generation.feature_shards import FeatureShards
 from evaluation.environment import git_commit
 from evaluation.jsonl_store import read_rows
 from model.common.zoo import DEFAULT_TARGET
+from train.tasks.features import DataSource, conversation_range, data_sources
 
 SHIPPED_METHODS = ("sd", "eagle", "eagle3", "medusa", "hydra", "ctc")
 REBUILD = "multispec experiment embedded_weights"
@@ -31,13 +32,12 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "chat_template.jinja")
 
 
-def data_rows(data: str | list[str], limit: int | None, skip: int = 0) -> list[dict]:
+def data_rows(data: DataSource | list[DataSource], limit: int | None, skip: int = 0) -> list[dict]:
     """Each data source with the rows training read: conversations of a feature dump, or lines of a JSONL file."""
     rows = []
-    for source in [data] if isinstance(data, str) else data:
+    for source, its_limit, its_skip in data_sources(data, limit, skip):
         total = len(FeatureShards(source) if Path(source).is_dir() else read_rows(source))
-        used = max(0, total - skip) if not limit else min(limit, max(0, total - skip))
-        rows.append({"source": source, "rows": used, "of": total})
+        rows.append({"source": source, "rows": len(conversation_range(source, total, its_limit, its_skip)), "of": total})
     return rows
 
 

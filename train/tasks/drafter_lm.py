@@ -1,10 +1,17 @@
 """Drafter LM for `sd`: a small Llama-architecture decoder over the target's tokenizer, optionally with
 a reduced draft vocabulary. Stage "pretrain" learns a language's text (training pool rows {"text"});
-stage "finetune" starts from a pretrained drafter and learns the target's own answers (self-distilled
-ShareGPT rows), with the loss on answer tokens only, as in the multilingual drafter recipe.
+stage "finetune" starts from a pretrained drafter and learns the target's own choices, with the loss on answer
+tokens only:
+- sequence-level distillation, as in the multilingual drafter recipe: a self-distilled ShareGPT JSONL file, the
+  target's whole answers as labels;
+- word-level distillation: a teacher-forced hidden-state dump (`data_generation.hidden_states --continuation
+  reference`): the drafter reads the given text (e.g. a pool's reference translations) and learns the target's
+  greedy next token at every position of it (`target_argmax`), so any text becomes training data without
+  generation. Only the dump's token tensors are read.
 
-`data` may list several files (a generic drafter trains on the union of languages); `limit` caps each
-file. The reduced draft vocabulary ranks the answer tokens of `vocab_answers` (self-distilled files, at
+`data` may list several sources, of either kind (a generic drafter trains on the union of languages; a mixed one on
+both distillations); `limit` and `skip` slice each source, or a source {"path": P, "limit": N, "skip": N} its own
+(`train.tasks.features.conversation_range`). The reduced draft vocabulary ranks the answer tokens of `vocab_answers` (self-distilled files, at
 most `vocab_limit` rows from each) first: those are the tokens `sd` has to propose, and for X->English translation they are mostly not in
 the source language's text, so a vocabulary counted on that text alone cannot propose a quarter of them."""
 from __future__ import annotations
@@ -14,11 +21,11 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from data_generation.feature_shards import FeatureShards
 from evaluation.jsonl_store import read_rows
 from model.common.zoo import DEFAULT_TARGET, load_tokenizer
 from model.sd.vocab import DraftVocab
-
-IGNORE = -100
+from train.tasks.features import IGNORE, DataSource, conversation_range, data_sources
 
 
 def rows_of(files: str | list[str], limit: int | None) -> list[dict]:
@@ -27,10 +34,10 @@ def rows_of(files: str | list[str], limit: int | None) -> list[dict]:
 
 
 class DrafterLMTask:
-    def __init__(self, data: str | list[str], target: str = DEFAULT_TARGET, stage: str = "pretrain",
+    def __init__(self, data: DataSource | list[DataSource], target: str = DEFAULT_TARGET, stage: str = "pretrain",
                  init_from: str | None = None, hidden_size: int = 256, layers: int = 2, heads: int = 4,
                  intermediate_size: int = 768, max_length: int = 128, draft_vocab_size: int = 8192,
-                 limit: int | None = None, vocab_answers: str | list[str] | None = None, vocab_limit: int | None = None):
+                 limit: int | None = None, skip: int = 0, vocab_answers: str | list[str] | None = None, vocab_limit: int | None = None):
         if stage not in ("pretrain", "finetune"):
             raise ValueError(f"stage must be pretrain or finetune, got {stage!r}")
         if stage == "finetune" and not init_from:
@@ -39,10 +46,7 @@ class DrafterLMTask:
         self.stage, self.init_from, self.max_length = stage, init_from, max_length
         self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
                           num_key_value_heads=heads, intermediate_size=intermediate_size)
-        rows = rows_of(data, limit)
-        if not rows:
-            raise ValueError(f"no training rows in {data}")
-        self.examples = [self._example(row) for row in rows]  # (target ids, loss mask)
+        self.examples = [example for source in data_sources(data, limit, skip) for example in self._examples(*source)]
         target_vocab = len(self.tokenizer)
         if init_from:
             self.vocab = DraftVocab.load(init_from)
@@ -55,16 +59,35 @@ class DrafterLMTask:
         else:
             self.vocab = None
 
-    def _example(self, row: dict) -> tuple[list[int], list[bool]]:
+    def _examples(self, path: str, limit: int | None, skip: int) -> list[tuple[list[int], list[int]]]:
+        """(input ids, labels) of one source's rows, both in the target's vocabulary; labels[t] is the token to
+        predict after position t-1 (IGNORE where there is none), as transformers' causal-LM loss reads them."""
+        if Path(path).is_dir():
+            if self.stage != "finetune":
+                raise ValueError(f"{path} is a hidden-state dump: word-level distillation is a finetune stage's data")
+            shards = FeatureShards(path)
+            return [self._word_level(shards.tokens(i)) for i in conversation_range(path, len(shards), limit, skip)]
+        rows = read_rows(path)
+        return [self._sequence_level(rows[i]) for i in conversation_range(path, len(rows), limit, skip)]
+
+    def _sequence_level(self, row: dict) -> tuple[list[int], list[int]]:
+        """A pool row's text (pretrain: every token is a label) or a self-distilled answer (finetune: its tokens)."""
         tok = self.tokenizer
         if self.stage == "pretrain":
             ids = tok(row["text"]).input_ids + [tok.eos_token_id]
-            mask = [True] * len(ids)
+            labels = ids
         else:
             prompt_ids = tok(row["conversations"][0]["value"]).input_ids
             answer_ids = self._answer_ids(row)
-            ids, mask = prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)
-        return ids[: self.max_length], mask[: self.max_length]
+            ids, labels = prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
+        return ids[: self.max_length], labels[: self.max_length]
+
+    def _word_level(self, item: dict[str, torch.Tensor]) -> tuple[list[int], list[int]]:
+        """A teacher-forced conversation: after each continuation position t the label is the target's own greedy
+        token (target_argmax[t]), whatever token the text has there."""
+        ids, choice, loss = item["input_ids"].tolist(), item["target_argmax"].tolist(), item["loss_mask"].tolist()
+        labels = [IGNORE] + [token if on else IGNORE for token, on in zip(choice[:-1], loss[:-1])]
+        return ids[: self.max_length], labels[: self.max_length]
 
     def _answer_ids(self, row: dict) -> list[int]:
         answer = row["conversations"][1]["value"]
@@ -81,12 +104,12 @@ class DrafterLMTask:
 
     def dataset(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         data = []
-        for ids, mask in self.examples:
-            ids_t = torch.tensor(ids)
-            inputs = self.vocab.to_draft[ids_t] if self.vocab else ids_t
-            labels = inputs.clone()
-            labels[~torch.tensor(mask)] = IGNORE
+        for ids, labels in self.examples:
+            inputs, labels = torch.tensor(ids), torch.tensor(labels)
             if self.vocab:
+                inputs = self.vocab.to_draft[inputs]
+                known = labels != IGNORE
+                labels[known] = self.vocab.to_draft[labels[known]]
                 labels[labels == self.vocab.unknown] = IGNORE  # a token the drafter can never propose
             data.append((inputs, labels))
         return data

@@ -20,27 +20,52 @@ from model.common.zoo import load_frozen_parts
 from model.sd.vocab import DraftVocab
 
 IGNORE = -100
+DataSource = str | dict[str, Any]  # a dump folder or file, or {"path": P, "skip": N, "limit": N}: its own slice
+
+
+def data_sources(data: DataSource | list[DataSource], limit: int | None, skip: int) -> list[tuple[str, int | None, int]]:
+    """(path, limit, skip) of each source: the task's limit and skip, unless the source names its own."""
+    sources = []
+    for source in [data] if isinstance(data, (str, dict)) else data:
+        if isinstance(source, str):
+            sources.append((source, limit, skip))
+        elif isinstance(source, dict) and isinstance(source.get("path"), str) and set(source) <= {"path", "limit", "skip"}:
+            sources.append((source["path"], source.get("limit", limit), source.get("skip", skip)))
+        else:
+            raise ValueError(f"a data source is a path or {{\"path\": P, \"skip\": N, \"limit\": N}}, got {source!r}")
+    return sources
+
+
+def conversation_range(folder: str, count: int, limit: int | None, skip: int) -> range:
+    """Conversations skip .. skip+limit-1 of a dump of `count` (all after `skip` without a limit; a negative limit -n
+    leaves the last n apart, and a negative skip -n reads only the last n, the part such a limit left apart)."""
+    if skip < 0 and -skip > count:
+        raise ValueError(f"{folder} holds {count} conversations, fewer than the {-skip} asked for at its end")
+    skip = count + skip if skip < 0 else skip
+    end = count if not limit else count + limit if limit < 0 else min(count, skip + limit)
+    if end <= skip:
+        raise ValueError(f"{folder} holds {count} conversations: none left after skipping {skip}")
+    return range(skip, end)
 
 
 class FeatureData:
-    def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None = None,
+    def __init__(self, data: DataSource | list[DataSource], target: str, draft_vocab_size: int, init_from: str | None = None,
                  limit: int | None = None, skip: int = 0,
                  layers: tuple[int, ...] | Callable[[int], tuple[int, ...]] | None = None):
-        """Conversations skip .. skip+limit-1 of each dump (all after `skip` without a limit; a negative
-        limit -n leaves each dump's last n apart, as a slice does, and a negative skip -n reads only its last n, the
-        part such a limit left apart); several dumps (e.g. one per language,
-        for a multilingual head) are read one after the other. `layers`: the hidden states read, or a
-        function of the target's layer count giving them; by default the LM head's input alone."""
+        """Conversations skip .. skip+limit-1 of each dump (`conversation_range`); several dumps (e.g. one per
+        language, for a multilingual head) are read one after the other. `layers`: the hidden states read, or a
+        function of the target's layer count giving them; by default the LM head's input alone. A source given as
+        {"path": P, "skip": N, "limit": N} reads its own slice (a mix of dumps held apart differently)."""
         self.target_model, self.tokenizer = load_frozen_parts(target)  # embedding + LM head only: heads never run it
         num_layers = self.target_model.config.get_text_config().num_hidden_layers
         chosen = layers(num_layers) if callable(layers) else layers
         self.layers = tuple(chosen) if chosen else (num_layers,)
         self.keys = [hidden_key(layer) for layer in self.layers]
-        self.parts = [self._part(folder, limit, skip) for folder in ([data] if isinstance(data, str) else data)]
+        self.parts = [self._part(*source) for source in data_sources(data, limit, skip)]
         if init_from:
             self.vocab = DraftVocab.load(init_from)
         elif draft_vocab_size:
-            answers = (self._answer_tokens(shards[i]) for shards, indices in self.parts for i in indices)
+            answers = (self._answer_tokens(shards.tokens(i)) for shards, indices in self.parts for i in indices)
             target_rows = self.target_model.get_output_embeddings().weight.shape[0]
             self.vocab = DraftVocab.most_frequent(answers, draft_vocab_size, target_rows, [self.tokenizer.eos_token_id])
         else:
@@ -49,18 +74,12 @@ class FeatureData:
     def _part(self, folder: str, limit: int | None, skip: int) -> tuple[FeatureShards, range]:
         """One dump and the conversation indices read from it."""
         shards = FeatureShards(folder)
-        if skip < 0 and -skip > len(shards):
-            raise ValueError(f"{folder} holds {len(shards)} conversations, fewer than the {-skip} asked for at its end")
-        skip = len(shards) + skip if skip < 0 else skip
-        end = len(shards) if not limit else len(shards) + limit if limit < 0 else min(len(shards), skip + limit)
-        if end <= skip:
-            raise ValueError(f"{folder} holds {len(shards)} conversations: none left after skipping {skip}")
         if not set(self.keys) <= set(shards.keys):
             wanted = " ".join(str(layer) for layer in self.layers)
             raise ValueError(f"{folder} holds layers {shards.layers}; this head reads layers {wanted} (for most heads "
                              f"the LM head's input): dump them with python -m data_generation.hidden_states "
                              f"--layers {wanted}")
-        return shards, range(skip, end)
+        return shards, conversation_range(folder, len(shards), limit, skip)
 
     def _answer_tokens(self, row: dict[str, torch.Tensor]) -> list[int]:
         return row["target_argmax"][row["loss_mask"].bool()].tolist()
