@@ -4,7 +4,9 @@
 
 Writes DIR/report.md (methods x categories, cells "speedup× / MAT", plus an overall table with output
 lengths), DIR/speedup.png (grouped bars per method and category, dashed line at 1.0) and
-DIR/accept_lengths.png (per-method distribution of tokens emitted per target forward).
+DIR/accept_lengths.png (per-method distribution of tokens emitted per target forward), and where two or more
+runs drafted with trained weights whose training data is known, DIR/training_data.png (speedup and MAT against
+the answer tokens each was trained on).
 Metric definitions live in evaluation.speed.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data_processing.errors import run_command
+from evaluation import training_data
 from evaluation.tables import markdown_table
 from evaluation.speed import (OVERALL, FileResult, SummaryRow, depth_table, evaluate, group_runs,  # noqa: E402
                               match_notes, summarize)
@@ -162,9 +165,16 @@ def write_report(baseline_file: str | Path, answer_files: Sequence[str | Path], 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "speedup.png", out / "accept_lengths.png"]
-    paths[0].write_text(render_markdown(table, match_notes(results, baseline_file), str(baseline_file)), encoding="utf-8")
+    text = render_markdown(table, match_notes(results, baseline_file), str(baseline_file))
     plot_speedup(table, paths[1])
     plot_accept_lengths(results, paths[2])
+    trained = training_data.trained_runs(results)
+    if len(trained) >= 2:  # drafters or heads trained on different data: speedup against how much
+        paths.append(out / "training_data.png")
+        training_data.plot(trained, paths[-1])
+        text += ("\n## Against training data\n\nAnswer tokens: the loss positions of the data each drafter or head was "
+                 "trained on (`evaluation.training_data`); plot in `training_data.png`.\n\n" + training_data.to_markdown(trained))
+    paths[0].write_text(text, encoding="utf-8")
     return paths
 
 

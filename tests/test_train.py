@@ -15,6 +15,7 @@ from data_generation import generate
 from data_generation.local_backend import LocalBackend
 from data_generation.prompts import read_prompts
 from evaluation import equal, run
+from evaluation.speed import evaluate
 from evaluation.jsonl_store import JsonlStore, read_rows
 from model.sd.vocab import DraftVocab
 from model.common.zoo import load_model
@@ -206,6 +207,19 @@ def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
               *common])
     equal.main(["--baseline", str(d / "ar-word.jsonl"), "--answers", str(d / "sd-word.jsonl"), "--tie-tolerance", "0"])
     assert accepted_in_file(d / "sd-word.jsonl") > 0, "the word-level drafter never had a draft accepted"
+
+    # the report counts what it learned from: the dump's loss positions, and a self-distilled file's answer tokens
+    from evaluation import report, training_data
+
+    dumped = sum(int(FeatureShards(dump).tokens(i)["loss_mask"].sum()) for i in range(len(SENTENCES)))
+    trained = training_data.trained_runs(evaluate(d / "ar-word.jsonl", [d / "sd-word.jsonl"]))
+    assert [(run.name, run.answer_tokens) for run in trained] == [("sd-word", dumped)]
+    answers = sum(len(tokenizer(row["conversations"][1]["value"], add_special_tokens=False).input_ids) + 1
+                  for row in read_rows(distilled)[:3])
+    assert training_data.answer_tokens(mixed.task_args) == dumped + answers
+    paths = report.write_report(d / "ar-word.jsonl", [d / "sd-word.jsonl", d / "sd-word.jsonl"], d / "report-word")
+    assert paths[-1].name == "training_data.png" and paths[-1].stat().st_size
+    assert "| sd-word | sd | " in paths[0].read_text()
 
 
 def test_draft_vocabulary_ranks_answer_tokens_first():
