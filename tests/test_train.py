@@ -48,6 +48,20 @@ def write_config(path: Path, target: str, data: Path, out: Path, **extra) -> Pat
     return path
 
 
+def sd_against_ar(d: Path, target: str, drafter: Path, name: str) -> None:
+    """sd with `drafter` writes what plain decoding writes (d/ar-NAME.jsonl, d/NAME.jsonl) and has drafts accepted."""
+    questions = d / f"q-{name}.jsonl"
+    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
+                                             "turns": [f"Translate German to English: {s}\nEnglish:"]}) + "\n"
+                                 for i, s in enumerate(SENTENCES[:4])))
+    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16",
+              "--warmup", "0"]
+    run.main(["--method", "ar", "--out", str(d / f"ar-{name}.jsonl"), *common])
+    run.main(["--method", "sd", "--drafter", str(drafter), "--gamma", "3", "--out", str(d / f"{name}.jsonl"), *common])
+    equal.main(["--baseline", str(d / f"ar-{name}.jsonl"), "--answers", str(d / f"{name}.jsonl"), "--tie-tolerance", "0"])
+    assert accepted_in_file(d / f"{name}.jsonl") > 0, f"the drafter {drafter} never had a draft accepted"
+
+
 def test_resume_gives_the_same_next_step_loss(workdir, monkeypatch):
     d, target, pool = workdir
     full = load_config(write_config(d / "a.json", target, pool, d / "a"))
@@ -144,16 +158,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
                                     init_from=str(d / "pre" / "final")), ["steps=30"])  # enough to copy the target
     train(fine, build_task(fine.task, fine.task_args))
 
-    questions = d / "q.jsonl"
-    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
-                                             "turns": [f"Translate German to English: {s}\nEnglish:"]}) + "\n"
-                                 for i, s in enumerate(SENTENCES[:4])))
-    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16",
-              "--warmup", "0"]
-    run.main(["--method", "ar", "--out", str(d / "ar.jsonl"), *common])
-    run.main(["--method", "sd", "--drafter", str(d / "fine" / "final"), "--gamma", "3", "--out", str(d / "sd.jsonl"), *common])
-    equal.main(["--baseline", str(d / "ar.jsonl"), "--answers", str(d / "sd.jsonl"), "--tie-tolerance", "0"])
-    assert accepted_in_file(d / "sd.jsonl") > 0, "the fine-tuned drafter never had a draft accepted"
+    sd_against_ar(d, target, d / "fine" / "final", "sd")
 
 
 def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
@@ -196,28 +201,18 @@ def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
     assert len(build_task(mixed.task, mixed.task_args).examples) == len(SENTENCES) + 3
 
     train(fine, task)
-    questions = d / "q-word.jsonl"
-    questions.write_text("".join(json.dumps({"question_id": i, "category": "translation-de",
-                                             "turns": [f"Translate German to English: {s}\nEnglish:"]}) + "\n"
-                                 for i, s in enumerate(SENTENCES[:4])))
-    common = ["--target", target, "--questions", str(questions), "--dtype", "float32", "--max-new-tokens", "16",
-              "--warmup", "0"]
-    run.main(["--method", "ar", "--out", str(d / "ar-word.jsonl"), *common])
-    run.main(["--method", "sd", "--drafter", str(d / "word" / "final"), "--gamma", "3", "--out", str(d / "sd-word.jsonl"),
-              *common])
-    equal.main(["--baseline", str(d / "ar-word.jsonl"), "--answers", str(d / "sd-word.jsonl"), "--tie-tolerance", "0"])
-    assert accepted_in_file(d / "sd-word.jsonl") > 0, "the word-level drafter never had a draft accepted"
+    sd_against_ar(d, target, d / "word" / "final", "sd-word")
 
     # the report counts what it learned from: the dump's loss positions, and a self-distilled file's answer tokens
     from evaluation import report, training_data
 
     dumped = sum(int(FeatureShards(dump).tokens(i)["loss_mask"].sum()) for i in range(len(SENTENCES)))
-    trained = training_data.trained_runs(evaluate(d / "ar-word.jsonl", [d / "sd-word.jsonl"]))
+    trained = training_data.trained_runs(evaluate(d / "ar-sd-word.jsonl", [d / "sd-word.jsonl"]))
     assert [(run.name, run.answer_tokens) for run in trained] == [("sd-word", dumped)]
     answers = sum(len(tokenizer(row["conversations"][1]["value"], add_special_tokens=False).input_ids) + 1
                   for row in read_rows(distilled)[:3])
     assert training_data.answer_tokens(mixed.task_args) == dumped + answers
-    paths = report.write_report(d / "ar-word.jsonl", [d / "sd-word.jsonl", d / "sd-word.jsonl"], d / "report-word")
+    paths = report.write_report(d / "ar-sd-word.jsonl", [d / "sd-word.jsonl", d / "sd-word.jsonl"], d / "report-word")
     assert paths[-1].name == "training_data.png" and paths[-1].stat().st_size
     assert "| sd-word | sd | " in paths[0].read_text()
 
