@@ -28,18 +28,24 @@ from multispec.options import add_target_options
 
 @torch.inference_mode()
 def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[float]], list[int]]:
-    """acc[k][r]: share of positions where head k+1's rank-r token is the target's; and positions per head."""
+    """acc[k][r]: share of positions where head k+1's rank-r token is the target's; and positions per head.
+    A position whose token is outside the heads' draft vocabulary counts as a miss at every rank, as in drafting (so
+    heads with other vocabularies are scored on the same positions)."""
     hits: list[torch.Tensor] | None = None
     counts: list[int] = []
+    task.data.keep_outside = True
+    vocab = task.data.vocab
     loader = DataLoader(task.dataset(), batch_size=batch_size, collate_fn=task.collate)
     for batch in tqdm(loader, desc="calibrate"):
         pairs = task.per_head(model, batch)
         if hits is None:
             hits, counts = [torch.zeros(top_k) for _ in pairs], [0] * len(pairs)
-        for k, (logits, labels) in enumerate(pairs):
+        for k, (all_logits, all_labels) in enumerate(pairs):
+            counts[k] += len(all_labels)
+            inside = all_labels != vocab.unknown if vocab is not None else torch.ones_like(all_labels, dtype=torch.bool)
+            logits, labels = all_logits[inside], all_labels[inside]
             rank = (logits > logits.gather(1, labels[:, None])).sum(dim=1)  # (n,) 0 = the head's top token
             hits[k] += torch.bincount(rank[rank < top_k], minlength=top_k).float()
-            counts[k] += len(labels)
     if hits is None:
         raise ValueError("no held-apart conversations to calibrate on")
     return [(h / max(n, 1)).tolist() for h, n in zip(hits, counts)], counts

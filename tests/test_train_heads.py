@@ -255,3 +255,25 @@ def test_teacher_targets_are_the_targets_distribution_after_each_heads_position(
         torch.testing.assert_close(probs.sum(dim=-1), torch.ones(len(labels)))
     with pytest.raises(ValueError, match="teacher weighs"):
         build_task(task, {"data": str(d / "features"), "target": target, "teacher": 1.5})
+
+
+def test_held_apart_accuracy_counts_tokens_outside_the_draft_vocabulary_as_misses():
+    """Two heads with other vocabularies are scored on the same positions: a token a head cannot name is a miss."""
+    from types import SimpleNamespace
+
+    from model.sd.vocab import DraftVocab
+
+    vocab = DraftVocab.most_frequent([[3, 4]], 2, 10)  # draft ids 0, 1; unknown = 2
+    logits = torch.tensor([[5.0, 1.0], [5.0, 1.0], [1.0, 5.0]])  # top token: 0, 0, 1
+    labels = torch.tensor([0, vocab.unknown, 1])  # hit, outside the vocabulary, hit
+    seen = {}
+
+    def per_head(model, batch):
+        seen["keep_outside"] = data.keep_outside
+        return [(logits, labels)]
+
+    data = SimpleNamespace(vocab=vocab, keep_outside=False)
+    task = SimpleNamespace(data=data, dataset=lambda: [0], collate=lambda rows: {}, per_head=per_head)
+    acc, counts = calibrate_tree.rank_accuracy(task, None, batch_size=1, top_k=2)
+    assert seen["keep_outside"] and counts == [3]
+    assert acc[0] == pytest.approx([2 / 3, 0.0])

@@ -8,6 +8,7 @@ A batch holds, per conversation (right-padded to the longest, T):
     attention_mask (B, T)        1 on real tokens
     labels (B, T)                the target's greedy next token after each position, as a draft id;
                                  IGNORE on prompt tokens, padding, and tokens outside the draft vocabulary
+                                 (those are `vocab.unknown` instead when `keep_outside` is set)
 """
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ class FeatureData:
         self.layers = tuple(chosen) if chosen else (num_layers,)
         self.keys = [hidden_key(layer) for layer in self.layers]
         self.parts = [self._part(*source) for source in data_sources(data, limit, skip)]
+        # True: tokens outside the draft vocabulary stay labels (as `vocab.unknown`), so that an evaluation counts
+        # them as the misses they are in drafting; training leaves them out (no head can learn to name them)
+        self.keep_outside = False
         if init_from:
             self.vocab = DraftVocab.load(init_from)
         elif draft_vocab_size:
@@ -104,7 +108,8 @@ class FeatureData:
             labels = row["target_argmax"].clone()
             if self.vocab is not None:
                 labels = self.vocab.to_draft[labels]
-                labels[labels == self.vocab.unknown] = IGNORE  # a token the head can never propose
+                if not self.keep_outside:
+                    labels[labels == self.vocab.unknown] = IGNORE  # a token the head can never propose
             labels[~row["loss_mask"].bool()] = IGNORE
             batch["labels"][b, :n] = labels
         return batch
