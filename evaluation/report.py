@@ -166,15 +166,16 @@ def write_report(baseline_file: str | Path, answer_files: Sequence[str | Path], 
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "speedup.png", out / "accept_lengths.png"]
     text = render_markdown(table, match_notes(results, baseline_file), str(baseline_file))
-    plot_speedup(table, paths[1])
-    plot_accept_lengths(results, paths[2])
     trained = training_data.trained_runs(results)
     if len(trained) >= 2:  # drafters or heads trained on different data: speedup against how much
         paths.append(out / "training_data.png")
-        training_data.plot(trained, paths[-1])
-        text += ("\n## Against training data\n\nAnswer tokens: the loss positions of the data each drafter or head was "
-                 "trained on (`evaluation.training_data`); plot in `training_data.png`.\n\n" + training_data.to_markdown(trained))
-    paths[0].write_text(text, encoding="utf-8")
+        text += ("\n## Against training data\n\nAnswer tokens in the data each drafter or head was trained on "
+                 "(`evaluation.training_data`); plot in `training_data.png`.\n\n" + training_data.to_markdown(trained))
+    paths[0].write_text(text, encoding="utf-8")  # before the plots: a failing plot loses no table
+    plot_speedup(table, paths[1])
+    plot_accept_lengths(results, paths[2])
+    if len(trained) >= 2:
+        training_data.plot(trained, paths[3])
     return paths
 
 

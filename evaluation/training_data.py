@@ -3,9 +3,11 @@ reference paper's Fig. 4: speedup grows with the log of the training tokens).
 
 The weights a run drafted with are its method option `head` or `drafter`; the data they learned from is what their
 training settings name: a `train.run` folder's `final/` keeps them in `../checkpoint/config.json`, shipped weights
-in `provenance.json`. Counted are answer tokens, the positions training put a loss on: the `loss_mask` of hidden-state
-dumps (self-distilled or teacher-forced), the answer tokens and EOS of self-distilled ShareGPT rows; an `sd`
-drafter's pretraining on plain text is not counted (it learns the language, not the target).
+in `provenance.json`. Counted are the answer tokens of that data (the measure of data volume the paper's figure
+uses, not a count of loss terms): the `loss_mask` of hidden-state dumps (answer and EOS, self-distilled or
+teacher-forced), the answer tokens and EOS of self-distilled ShareGPT rows, whatever a training's length cut or
+draft vocabulary then left out. An `sd` drafter's pretraining on plain text is not counted (it learns the language,
+not the target). Weights whose data cannot be read (moved, regenerated smaller, published) are left out.
 """
 from __future__ import annotations
 
@@ -67,8 +69,11 @@ def trained_runs(results: Sequence[FileResult]) -> list[TrainedRun]:
     runs = []
     for r in results:
         weights = next((r.options[k] for k in WEIGHT_OPTIONS if isinstance(r.options.get(k), str)), None)
-        settings = training_settings(weights) if weights else None
-        tokens = answer_tokens(settings) if settings else None
+        try:
+            settings = training_settings(weights) if weights else None
+            tokens = answer_tokens(settings) if settings else None
+        except (OSError, ValueError, KeyError, TypeError):
+            tokens = None  # data no longer as trained on: no point rather than a wrong one, and the report still written
         if tokens:
             runs.append(TrainedRun(Path(r.file).stem, r.method, weights, tokens, r.overall.speedup, r.overall.mat))
     return runs

@@ -199,6 +199,8 @@ def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
                                      init_from=str(d / "pre-word" / "final")),
                         [f'task_args.data=["{dump}", {{"path": "{distilled}", "limit": 3}}]'])
     assert len(build_task(mixed.task, mixed.task_args).examples) == len(SENTENCES) + 3
+    with pytest.raises(ValueError, match="was dumped from target"):  # another model's choices are not this target's
+        build_task(fine.task, {**fine.task_args, "target": str(d / "target")})
 
     train(fine, task)
     sd_against_ar(d, target, d / "word" / "final", "sd-word")
@@ -228,8 +230,9 @@ def test_data_sources_slice_each_source_on_its_own():
 
     assert data_sources(["a", {"path": "b", "limit": 3}], None, 2) == [("a", None, 2), ("b", 3, 2)]
     assert data_sources({"path": "c", "skip": -5}, 10, 0) == [("c", 10, -5)]
-    with pytest.raises(ValueError, match="a data source is a path or"):
-        data_sources([{"file": "x"}], None, 0)
+    for bad in ({"file": "x"}, {"path": "x", "limit": "3"}, {"path": "x", "skip": True}):
+        with pytest.raises(ValueError, match="a data source is a path or"):
+            data_sources([bad], None, 0)
     assert conversation_range("f", 10, -2, 0) == range(0, 8)
     assert conversation_range("f", 10, None, -2) == range(8, 10)
     with pytest.raises(ValueError, match="none left"):

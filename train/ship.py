@@ -20,11 +20,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from data_generation.feature_shards import FeatureShards
 from evaluation.environment import git_commit
-from evaluation.jsonl_store import read_rows
 from model.common.zoo import DEFAULT_TARGET
-from train.tasks.features import DataSource, conversation_range, data_sources
+from train.tasks.features import DataSource, conversation_range, data_sources, source_length
 
 SHIPPED_METHODS = ("sd", "eagle", "eagle3", "medusa", "hydra", "ctc")
 REBUILD = "multispec experiment embedded_weights"
@@ -36,7 +34,7 @@ def data_rows(data: DataSource | list[DataSource], limit: int | None, skip: int 
     """Each data source with the rows training read: conversations of a feature dump, or lines of a JSONL file."""
     rows = []
     for source, its_limit, its_skip in data_sources(data, limit, skip):
-        total = len(FeatureShards(source) if Path(source).is_dir() else read_rows(source))
+        total = source_length(source)
         rows.append({"source": source, "rows": len(conversation_range(source, total, its_limit, its_skip)), "of": total})
     return rows
 

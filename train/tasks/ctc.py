@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from model.ctc import net as ctc_net
 from model.ctc.net import CtcNet
 from train.tasks.eagle import EagleTask
-from train.tasks.features import IGNORE
+from train.tasks.features import IGNORE, DataSource
 
 
 def next_tokens(labels: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,7 +33,7 @@ def next_tokens(labels: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.T
 class CtcTask(EagleTask):
     net_module = ctc_net
 
-    def __init__(self, data: str | list[str], slots: int = 6, ctc_tokens: int = 3, ctc_weight: float = 0.01,
+    def __init__(self, data: DataSource | list[DataSource], slots: int = 6, ctc_tokens: int = 3, ctc_weight: float = 0.01,
                  ctc_positions: int = 256, **eagle_args):
         if eagle_args.get("unroll", 1) != 1:
             raise ValueError("the CTC drafter drafts its slots in one pass: the training-time test (unroll) is EAGLE's")

@@ -46,7 +46,10 @@ class DrafterLMTask:
         self.stage, self.init_from, self.max_length = stage, init_from, max_length
         self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
                           num_key_value_heads=heads, intermediate_size=intermediate_size)
+        self.target = target
         self.examples = [example for source in data_sources(data, limit, skip) for example in self._examples(*source)]
+        if not self.examples:
+            raise ValueError(f"no training rows in {data}")
         target_vocab = len(self.tokenizer)
         if init_from:
             self.vocab = DraftVocab.load(init_from)
@@ -66,6 +69,9 @@ class DrafterLMTask:
             if self.stage != "finetune":
                 raise ValueError(f"{path} is a hidden-state dump: word-level distillation is a finetune stage's data")
             shards = FeatureShards(path)
+            if shards.index["settings"]["target"] != self.target:  # its labels are another model's choices
+                raise ValueError(f"{path} was dumped from target {shards.index['settings']['target']!r}; this drafter "
+                                 f"distills {self.target!r}")
             return [self._word_level(shards.tokens(i)) for i in conversation_range(path, len(shards), limit, skip)]
         rows = read_rows(path)
         return [self._sequence_level(rows[i]) for i in conversation_range(path, len(rows), limit, skip)]

@@ -23,7 +23,7 @@ from transformers import DynamicCache
 from model.eagle import net as eagle_net
 from model.common.zoo import DEFAULT_TARGET
 from model.eagle.net import EagleNet, target_layer_shape
-from train.tasks.features import IGNORE
+from train.tasks.features import IGNORE, DataSource
 from train.tasks.head_task import HeadTask
 
 Level = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # predicted features, goals, logits, labels
@@ -32,7 +32,7 @@ Level = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # predict
 class EagleTask(HeadTask):
     net_module = eagle_net
 
-    def __init__(self, data: str | list[str], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, heads: int = 8,
+    def __init__(self, data: DataSource | list[DataSource], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, heads: int = 8,
                  kv_heads: int = 8, intermediate_size: int = 1728, layers: int = 1, feature_weight: float = 1.0,
                  token_weight: float = 0.1, noise: float = 0.1, unroll: int = 1, unroll_decay: float = 0.8,
                  init_from: str | None = None, limit: int | None = None, skip: int = 0, like_target: bool = False):

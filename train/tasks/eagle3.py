@@ -15,12 +15,13 @@ from pathlib import Path
 
 from model.eagle import net3 as eagle_net3
 from train.tasks.eagle import EagleTask
+from train.tasks.features import DataSource
 
 
 class Eagle3Task(EagleTask):
     net_module = eagle_net3
 
-    def __init__(self, data: str | list[str], feature_layers: list[int] | None = None, unroll: int = 3,
+    def __init__(self, data: DataSource | list[DataSource], feature_layers: list[int] | None = None, unroll: int = 3,
                  tap_norm: bool = True, noise: float = 0.0, **eagle_args):
         if eagle_args.pop("feature_weight", 0.0):
             raise ValueError("EAGLE-3 trains on cross-entropy alone: feature_weight must be 0")

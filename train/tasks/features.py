@@ -12,11 +12,13 @@ A batch holds, per conversation (right-padded to the longest, T):
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from data_generation.feature_shards import FeatureShards, hidden_key
+from evaluation.jsonl_store import read_rows
 from model.common.zoo import load_frozen_parts
 from model.sd.vocab import DraftVocab
 
@@ -30,22 +32,34 @@ def data_sources(data: DataSource | list[DataSource], limit: int | None, skip: i
     for source in [data] if isinstance(data, (str, dict)) else data:
         if isinstance(source, str):
             sources.append((source, limit, skip))
-        elif isinstance(source, dict) and isinstance(source.get("path"), str) and set(source) <= {"path", "limit", "skip"}:
+        elif (isinstance(source, dict) and isinstance(source.get("path"), str) and set(source) <= {"path", "limit", "skip"}
+              and whole(source.get("limit", 0)) and whole(source.get("skip", 0))):
             sources.append((source["path"], source.get("limit", limit), source.get("skip", skip)))
         else:
-            raise ValueError(f"a data source is a path or {{\"path\": P, \"skip\": N, \"limit\": N}}, got {source!r}")
+            raise ValueError(f"a data source is a path or {{\"path\": P, \"skip\": N, \"limit\": N}} (whole numbers), "
+                             f"got {source!r}")
     return sources
 
 
-def conversation_range(folder: str, count: int, limit: int | None, skip: int) -> range:
-    """Conversations skip .. skip+limit-1 of a dump of `count` (all after `skip` without a limit; a negative limit -n
-    leaves the last n apart, and a negative skip -n reads only the last n, the part such a limit left apart)."""
+def whole(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def source_length(path: str) -> int:
+    """Conversations of a dump folder, or rows of a JSONL file."""
+    return len(FeatureShards(path)) if Path(path).is_dir() else len(read_rows(path))
+
+
+def conversation_range(source: str, count: int, limit: int | None, skip: int) -> range:
+    """Rows skip .. skip+limit-1 of a source of `count` (a dump's conversations, a file's lines; all after `skip`
+    without a limit; a negative limit -n leaves the last n apart, and a negative skip -n reads only the last n, the
+    part such a limit left apart)."""
     if skip < 0 and -skip > count:
-        raise ValueError(f"{folder} holds {count} conversations, fewer than the {-skip} asked for at its end")
+        raise ValueError(f"{source} holds {count} rows, fewer than the {-skip} asked for at its end")
     skip = count + skip if skip < 0 else skip
     end = count if not limit else count + limit if limit < 0 else min(count, skip + limit)
     if end <= skip:
-        raise ValueError(f"{folder} holds {count} conversations: none left after skipping {skip}")
+        raise ValueError(f"{source} holds {count} rows: none left after skipping {skip}")
     return range(skip, end)
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from torch import nn
 
-from train.tasks.features import FeatureData
+from train.tasks.features import DataSource, FeatureData
 
 
 class HeadTask:
     net_module: ModuleType
 
-    def __init__(self, data: str | list[str], target: str, draft_vocab_size: int, init_from: str | None,
+    def __init__(self, data: DataSource | list[DataSource], target: str, draft_vocab_size: int, init_from: str | None,
                  limit: int | None, skip: int, shape_args: dict[str, Any]):
         self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip, self.feature_layers(init_from))
         self.init_from, self.shape_args = init_from, shape_args

@@ -12,13 +12,14 @@ import torch.nn.functional as F
 
 from model.common.zoo import DEFAULT_TARGET
 from model.hydra import net as hydra_net
+from train.tasks.features import DataSource
 from train.tasks.medusa import MedusaTask, head_logits
 
 
 class HydraTask(MedusaTask):  # same data, loss and calibration; only the heads' inputs differ
     net_module = hydra_net
 
-    def __init__(self, data: str | list[str], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, num_heads: int = 4,
+    def __init__(self, data: DataSource | list[DataSource], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, num_heads: int = 4,
                  layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0, context_layers: int = 0, context_heads: int = 8, context_kv_heads: int = 8,
                  context_intermediate_size: int = 1728, context_next_token: bool = False, teacher: float = 0.0):

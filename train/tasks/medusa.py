@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from model.common.zoo import DEFAULT_TARGET
 from model.medusa import net as medusa_net
-from train.tasks.features import IGNORE
+from train.tasks.features import IGNORE, DataSource
 from train.tasks.head_task import HeadTask
 
 
@@ -70,7 +70,7 @@ def decayed_cross_entropy(pairs: list[tuple[torch.Tensor, torch.Tensor]], decay:
 class MedusaTask(HeadTask):
     net_module = medusa_net
 
-    def __init__(self, data: str | list[str], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, num_heads: int = 4,
+    def __init__(self, data: DataSource | list[DataSource], target: str = DEFAULT_TARGET, draft_vocab_size: int = 8192, num_heads: int = 4,
                  layers: int = 1, decay: float = 0.8, init_from: str | None = None, limit: int | None = None,
                  skip: int = 0, teacher: float = 0.0):
         if not 0.0 <= teacher <= 1.0:
