@@ -41,9 +41,11 @@ def rank_accuracy(task, model, batch_size: int, top_k: int) -> tuple[list[list[f
         if hits is None:
             hits, counts = [torch.zeros(top_k) for _ in pairs], [0] * len(pairs)
         for k, (all_logits, all_labels) in enumerate(pairs):
-            counts[k] += len(all_labels)
-            inside = all_labels != vocab.unknown if vocab is not None else torch.ones_like(all_labels, dtype=torch.bool)
-            logits, labels = all_logits[inside], all_labels[inside]
+            counts[k] += len(all_labels)  # every position, those the head cannot name included
+            logits, labels = all_logits, all_labels
+            if vocab is not None:
+                inside = all_labels != vocab.unknown
+                logits, labels = all_logits[inside], all_labels[inside]
             rank = (logits > logits.gather(1, labels[:, None])).sum(dim=1)  # (n,) 0 = the head's top token
             hits[k] += torch.bincount(rank[rank < top_k], minlength=top_k).float()
     if hits is None:

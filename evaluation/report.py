@@ -167,14 +167,15 @@ def write_report(baseline_file: str | Path, answer_files: Sequence[str | Path], 
     paths = [out / "report.md", out / "speedup.png", out / "accept_lengths.png"]
     text = render_markdown(table, match_notes(results, baseline_file), str(baseline_file))
     trained = training_data.trained_runs(results)
-    if len(trained) >= 2:  # drafters or heads trained on different data: speedup against how much
+    plot_trained = len(trained) >= 2  # drafters or heads trained on different data: speedup against how much
+    if plot_trained:
         paths.append(out / "training_data.png")
         text += ("\n## Against training data\n\nAnswer tokens in the data each drafter or head was trained on "
                  "(`evaluation.training_data`); plot in `training_data.png`.\n\n" + training_data.to_markdown(trained))
     paths[0].write_text(text, encoding="utf-8")  # before the plots: a failing plot loses no table
     plot_speedup(table, paths[1])
     plot_accept_lengths(results, paths[2])
-    if len(trained) >= 2:
+    if plot_trained:
         training_data.plot(trained, paths[3])
     return paths
 

@@ -21,6 +21,7 @@ from data_generation.feature_shards import FeatureShards
 from evaluation.jsonl_store import read_rows
 from evaluation.speed import FileResult
 from model.common.zoo import DEFAULT_TARGET, SHIPPED, load_tokenizer, resolve
+from train.tasks.drafter_lm import answer_ids
 from train.tasks.features import conversation_range, data_sources
 
 WEIGHT_OPTIONS = ("head", "drafter")
@@ -46,7 +47,7 @@ def training_settings(weights: str) -> dict[str, Any] | None:
 
 
 def answer_tokens(task_args: dict[str, Any]) -> int | None:
-    """Loss positions of the data a training read; None when a source is no longer on disk."""
+    """Answer tokens of the data a training read; None when a source is no longer on disk or is plain text."""
     total, tokenizer = 0, None
     for path, limit, skip in data_sources(task_args["data"], task_args.get("limit"), task_args.get("skip", 0)):
         if not Path(path).exists():
@@ -60,7 +61,7 @@ def answer_tokens(task_args: dict[str, Any]) -> int | None:
         for i in conversation_range(path, len(rows), limit, skip):
             if "conversations" not in rows[i]:
                 return None  # plain text: a pretraining, not counted
-            total += len(tokenizer(rows[i]["conversations"][1]["value"], add_special_tokens=False).input_ids) + 1
+            total += len(answer_ids(tokenizer, rows[i]))
     return total
 
 

@@ -22,6 +22,7 @@ from model.common.zoo import load_model
 from train.config import load_config
 from train.loop import train
 from train.tasks import build_task
+from train.tasks.drafter_lm import answer_ids
 
 SENTENCES = ["Die Datei wurde gespeichert.", "Das Netzwerk ist nicht erreichbar.", "Bitte warten Sie einen Moment.",
              "Der Drucker hat kein Papier mehr.", "Die Verbindung wurde getrennt.", "Es ist ein Fehler aufgetreten.",
@@ -149,7 +150,7 @@ def test_pipeline_distill_pretrain_finetune_evaluate(workdir):
                       [f'task_args.data=["{pool}", "{pool}"]'])
     task = build_task(pre.task, pre.task_args)
     assert len(task.examples) == 10
-    answer_counts = Counter(t for row in read_rows(distilled) for t in task._answer_ids(row))
+    answer_counts = Counter(t for row in read_rows(distilled) for t in answer_ids(tokenizer, row))
     specials = {tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id}
     ranked = [t for t, _ in answer_counts.most_common() if t not in specials][: 40 - len(specials)]
     assert set(ranked) <= set(task.vocab.target_ids)
@@ -212,7 +213,7 @@ def test_word_level_distillation_from_a_teacher_forced_dump(workdir):
     trained = training_data.trained_runs(evaluate(d / "ar-sd-word.jsonl", [d / "sd-word.jsonl"]))
     assert [(run.name, run.answer_tokens) for run in trained] == [("sd-word", dumped)]
     answers = sum(len(tokenizer(row["conversations"][1]["value"], add_special_tokens=False).input_ids) + 1
-                  for row in read_rows(distilled)[:3])
+                  for row in read_rows(distilled)[:3])  # answer tokens and EOS
     assert training_data.answer_tokens(mixed.task_args) == dumped + answers
     paths = report.write_report(d / "ar-sd-word.jsonl", [d / "sd-word.jsonl", d / "sd-word.jsonl"], d / "report-word")
     assert paths[-1].name == "training_data.png" and paths[-1].stat().st_size

@@ -33,6 +33,11 @@ def rows_of(files: str | list[str], limit: int | None) -> list[dict]:
     return [row for file in ([files] if isinstance(files, str) else files) for row in read_rows(file)[:limit]]
 
 
+def answer_ids(tokenizer, row: dict) -> list[int]:
+    """A self-distilled ShareGPT row's answer as the target's tokens, EOS last (what sequence-level fine-tuning learns)."""
+    return tokenizer(row["conversations"][1]["value"], add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+
+
 class DrafterLMTask:
     def __init__(self, data: DataSource | list[DataSource], target: str = DEFAULT_TARGET, stage: str = "pretrain",
                  init_from: str | None = None, hidden_size: int = 256, layers: int = 2, heads: int = 4,
@@ -56,7 +61,7 @@ class DrafterLMTask:
         elif draft_vocab_size:
             special = [t for t in (self.tokenizer.bos_token_id, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id)
                        if t is not None]
-            answers = [self._answer_ids(row) for row in rows_of(vocab_answers, vocab_limit)] if vocab_answers else []
+            answers = [answer_ids(self.tokenizer, row) for row in rows_of(vocab_answers, vocab_limit)] if vocab_answers else []
             self.vocab = DraftVocab.most_frequent((ids for ids, _ in self.examples), draft_vocab_size, target_vocab,
                                                   special, first=answers)
         else:
@@ -84,8 +89,8 @@ class DrafterLMTask:
             labels = ids
         else:
             prompt_ids = tok(row["conversations"][0]["value"]).input_ids
-            answer_ids = self._answer_ids(row)
-            ids, labels = prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids
+            answer = answer_ids(tok, row)
+            ids, labels = prompt_ids + answer, [IGNORE] * len(prompt_ids) + answer
         return ids[: self.max_length], labels[: self.max_length]
 
     def _word_level(self, item: dict[str, torch.Tensor]) -> tuple[list[int], list[int]]:
@@ -94,10 +99,6 @@ class DrafterLMTask:
         ids, choice, loss = item["input_ids"].tolist(), item["target_argmax"].tolist(), item["loss_mask"].tolist()
         labels = [IGNORE] + [token if on else IGNORE for token, on in zip(choice[:-1], loss[:-1])]
         return ids[: self.max_length], labels[: self.max_length]
-
-    def _answer_ids(self, row: dict) -> list[int]:
-        answer = row["conversations"][1]["value"]
-        return self.tokenizer(answer, add_special_tokens=False).input_ids + [self.tokenizer.eos_token_id]
 
     def model(self) -> LlamaForCausalLM:
         if self.init_from:
