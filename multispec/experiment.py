@@ -7,8 +7,8 @@ settings by option name); its question files, one per stratum; and its compariso
 first is plain decoding, the baseline of the others. `{lang}` anywhere stands for each of `languages`: a stage
 naming it runs once per language, a question stratum naming it is one stratum per language. A recipe may declare
 `variables` with defaults (e.g. {"size": "quick"}, used as {size} in a training config's path; `--set size=full`),
-and include another recipe's stages ({"from": "features"}, optionally "until": a stage name): a stage included
-twice runs once. `--only STAGE` runs just that stage, e.g. a training under `accelerate launch -m multispec
+and include another recipe's stages ({"from": "features"}, optionally "until": a stage name, or "stages": a list of
+its stage names): a stage included twice runs once. `--only STAGE` runs just that stage, e.g. a training under `accelerate launch -m multispec
 experiment NAME --only STAGE` (every process runs it: DDP); a recipe of stages alone is a pipeline.
 
     {"question": "...", "languages": ["de", "fr"], "settings": {"max_new_tokens": 64}, "quick": {"limit": 3},

@@ -89,18 +89,27 @@ def strata_of(questions: Any, languages: list[str], path: Path) -> dict[str, dic
 
 
 def included_stages(stages: list[Any], root: Path, path: Path, variables: dict[str, str]) -> list[Any]:
-    """Stages with every {"from": RECIPE, "until": STAGE NAME} replaced by that recipe's stages up to that one (the
-    data another study already makes: the same settings, so its outputs resume rather than repeat)."""
+    """Stages with every {"from": RECIPE, "until": STAGE NAME} replaced by that recipe's stages up to that one, or
+    every {"from": RECIPE, "stages": [STAGE NAME, ...]} by those of its stages (the data another study already
+    makes: the same settings, so its outputs resume rather than repeat)."""
     out = []
     for stage in stages:
         if isinstance(stage, dict) and "from" in stage:
-            if set(stage) - {"from", "until"}:
-                raise InputError(f"{path}: an included stage is {{\"from\": RECIPE, \"until\": STAGE NAME}}")
+            picked = stage.get("stages", [""])
+            if (set(stage) - {"from", "until", "stages"} or {"until", "stages"} <= set(stage)
+                    or not isinstance(picked, list) or not picked or not all(isinstance(name, str) for name in picked)):
+                raise InputError(f"{path}: an included stage is {{\"from\": RECIPE}} with at most one of "
+                                 f"\"until\": STAGE NAME or \"stages\": [STAGE NAME, ...]")
             theirs = load_recipe(stage["from"], root, variables, included=True).stages
             names = [s.get("name") for s in theirs]
-            if stage.get("until") is not None and stage["until"] not in names:
-                raise InputError(f"{path}: recipe {stage['from']!r} has no stage {stage['until']!r}; its stages: {names}")
-            out += theirs[: names.index(stage["until"]) + 1] if stage.get("until") is not None else theirs
+            wanted = [stage["until"]] if stage.get("until") is not None else list(stage.get("stages") or [])
+            missing = [name for name in wanted if name not in names]
+            if missing:
+                raise InputError(f"{path}: recipe {stage['from']!r} has no stage {missing[0]!r}; its stages: {names}")
+            if "stages" in stage:
+                out += [s for s in theirs if s.get("name") in wanted]
+            else:
+                out += theirs[: names.index(stage["until"]) + 1] if wanted else theirs
         else:
             out.append(stage)
     return [stage for number, stage in enumerate(out) if stage not in out[:number]]  # shared data: made once

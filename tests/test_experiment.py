@@ -90,6 +90,22 @@ def write(root, name: str, recipe: dict) -> None:
     (root / name / "recipe.json").write_text(json.dumps(recipe))
 
 
+def test_an_included_recipe_gives_the_stages_named(tmp_path):
+    """{"from": R, "stages": [...]} takes just those of R's stages, in R's order (not a prefix, as "until" does);
+    a name R lacks, or both "until" and "stages", is a clear error."""
+    stages = [{"name": name, "tool": "distill", "settings": {"prompts": f"{name}.jsonl", "out": f"d_{name}.jsonl"}}
+              for name in ("first", "second", "third")]
+    write(tmp_path, "data", {"question": "pipeline", "stages": stages})
+    write(tmp_path, "study", {"question": "q", "stages": [{"from": "data", "stages": ["third", "first"]}]})
+    assert [stage["name"] for stage in load_recipe("study", root=tmp_path).stages] == ["first", "third"]
+    for include, error in (({"from": "data", "stages": ["fourth"]}, "no stage 'fourth'"),
+                           ({"from": "data", "stages": "first"}, "at most one of"),
+                           ({"from": "data", "until": "first", "stages": ["third"]}, "at most one of")):
+        write(tmp_path, "study", {"question": "q", "stages": [include]})
+        with pytest.raises(InputError, match=error):
+            load_recipe("study", root=tmp_path)
+
+
 def test_stages_make_data_per_language_resume_and_feed_the_runs(tmp_path):
     """A pipeline recipe distils per language ({lang}) with a tiny target; a second recipe includes its stages (made
     once, not repeated), sets a variable, and its strata, registry CPU options and report come out as declared."""
