@@ -8,8 +8,9 @@ first is plain decoding, the baseline of the others. `{lang}` anywhere stands fo
 naming it runs once per language, a question stratum naming it is one stratum per language. A recipe may declare
 `variables` with defaults (e.g. {"size": "quick"}, used as {size} in a training config's path; `--set size=full`),
 and include another recipe's stages ({"from": "features"}, optionally "until": a stage name, or "stages": a list of
-its stage names): a stage included twice runs once. `--only STAGE` runs just that stage, e.g. a training under `accelerate launch -m multispec
-experiment NAME --only STAGE` (every process runs it: DDP); a recipe of stages alone is a pipeline.
+its stage names): a stage included twice runs once. `--only STAGE` runs just that stage, e.g. a training under
+`accelerate launch -m multispec experiment NAME --only STAGE` (every process runs it: DDP); a recipe of stages
+alone is a pipeline.
 
     {"question": "...", "languages": ["de", "fr"], "settings": {"max_new_tokens": 64}, "quick": {"limit": 3},
      "stages": [{"tool": "distill", "settings": {"prompts": "data/train/{lang}.jsonl", "out": "d/{lang}.jsonl"}},

@@ -95,7 +95,7 @@ def included_stages(stages: list[Any], root: Path, path: Path, variables: dict[s
     out = []
     for stage in stages:
         if isinstance(stage, dict) and "from" in stage:
-            picked = stage.get("stages", [""])
+            picked = stage.get("stages", ["(not given)"])  # when given: a non-empty list of names
             if (set(stage) - {"from", "until", "stages"} or {"until", "stages"} <= set(stage)
                     or not isinstance(picked, list) or not picked or not all(isinstance(name, str) for name in picked)):
                 raise InputError(f"{path}: an included stage is {{\"from\": RECIPE}} with at most one of "
