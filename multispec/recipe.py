@@ -95,21 +95,21 @@ def included_stages(stages: list[Any], root: Path, path: Path, variables: dict[s
     out = []
     for stage in stages:
         if isinstance(stage, dict) and "from" in stage:
-            picked = stage.get("stages", ["(not given)"])  # when given: a non-empty list of names
-            if (set(stage) - {"from", "until", "stages"} or {"until", "stages"} <= set(stage)
-                    or not isinstance(picked, list) or not picked or not all(isinstance(name, str) for name in picked)):
+            picked = stage.get("stages")
+            if (set(stage) - {"from", "until", "stages"} or {"until", "stages"} <= set(stage) or "stages" in stage
+                    and not (isinstance(picked, list) and picked and all(isinstance(name, str) for name in picked))):
                 raise InputError(f"{path}: an included stage is {{\"from\": RECIPE}} with at most one of "
                                  f"\"until\": STAGE NAME or \"stages\": [STAGE NAME, ...]")
             theirs = load_recipe(stage["from"], root, variables, included=True).stages
             names = [s.get("name") for s in theirs]
-            wanted = [stage["until"]] if stage.get("until") is not None else list(stage.get("stages") or [])
+            wanted = picked or ([stage["until"]] if stage.get("until") is not None else [])
             missing = [name for name in wanted if name not in names]
             if missing:
                 raise InputError(f"{path}: recipe {stage['from']!r} has no stage {missing[0]!r}; its stages: {names}")
-            if "stages" in stage:
-                out += [s for s in theirs if s.get("name") in wanted]
+            if picked:
+                out += [s for s in theirs if s.get("name") in picked]
             else:
-                out += theirs[: names.index(stage["until"]) + 1] if wanted else theirs
+                out += theirs[: names.index(wanted[0]) + 1] if wanted else theirs
         else:
             out.append(stage)
     return [stage for number, stage in enumerate(out) if stage not in out[:number]]  # shared data: made once
