@@ -277,3 +277,20 @@ def test_held_apart_accuracy_counts_tokens_outside_the_draft_vocabulary_as_misse
     acc, counts = calibrate_tree.rank_accuracy(task, None, batch_size=1, top_k=2)
     assert seen["keep_outside"] and counts == [3]
     assert acc[0] == pytest.approx([2 / 3, 0.0])
+
+
+def test_a_shipped_head_named_by_its_embedded_name_brings_its_draft_vocabulary(dump, tmp_path, monkeypatch):
+    """calibrate_tree --head embedded:de/medusa scores the shipped heads in their own draft vocabulary (it once read
+    no vocabulary for such a name, and indexed the heads' logits with full-vocabulary token ids)."""
+    from model.common import zoo
+    from model.sd.vocab import DraftVocab
+    from train.tasks.features import FeatureData
+
+    d, target = dump
+    folder = tmp_path / zoo.DEFAULT_TARGET / "xx" / "medusa"
+    folder.mkdir(parents=True)
+    (folder / "provenance.json").write_text("{}")
+    DraftVocab([5, 7, 9], 64).save(folder)
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    data = FeatureData(str(d / "features"), target, 0, init_from=f"{zoo.SHIPPED}xx/medusa")
+    assert data.vocab is not None and data.vocab.target_ids == [5, 7, 9]
