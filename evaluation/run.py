@@ -96,6 +96,9 @@ def build_parser(method: str | None, given: set[str] = frozenset()) -> argparse.
                              "sdpa or eager")
     parser.add_argument("--quantize-target", action="store_true",
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
+    parser.add_argument("--draft-dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="what the drafter or heads compute in; auto: float32 next to a bfloat16 target on a CPU "
+                             "(bf16 heads accepted fewer tokens there), else the target's dtype")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
@@ -112,7 +115,8 @@ class Runner:
         self.accept = AcceptConfig(temperature=args.temperature, top_p=args.top_p, typical=args.typical)
         self.session = Session(args.target, args.method, options, dtype=args.dtype, device=args.device,
                                device_map=args.device_map, attn_implementation=args.attn_implementation,
-                               chat_template=args.chat_template, quantize_target=args.quantize_target, loaded=loaded)
+                               chat_template=args.chat_template, quantize_target=args.quantize_target,
+                               draft_dtype=args.draft_dtype, loaded=loaded)
         print(f"[multispec] prompt format for {args.target}: {describe(self.session.format)}; stop strings: "
               f"{args.stop if args.stop is not None else 'per category (translation: a newline)'}", flush=True)
         self.session.drafter(self.accept)  # a bad drafter or head fails now, before any question
@@ -154,6 +158,8 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
     keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "typical", "dtype", "seed", "chat_template", "stop")
     if args.quantize_target:  # only when set, so existing answer files keep matching their configuration
         keys += ("quantize_target",)
+    if METHODS[args.method].weights:  # methods with a draft net; rows from before the option (bf16 heads) do not match
+        keys += ("draft_dtype",)
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 
 
@@ -209,7 +215,8 @@ class AnswerRun:
         if self.store.rows:  # resuming: the stored rows must have been prompted as this run prompts
             self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
-        self.env = environment(self.runner.session.target.device, self.runner.session.target.dtype)
+        target = self.runner.session.target
+        self.env = {**environment(target.device, target.dtype), "draft_dtype": str(target.draft_dtype).removeprefix("torch.")}
         for _ in range(self.args.warmup if warmup is None else warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
 

@@ -31,8 +31,9 @@ class Session:
     def __init__(self, target: str, method: str = "ar", options: dict[str, Any] | None = None, *,
                  dtype: str = "auto", device: str | None = None, device_map: str | None = None,
                  attn_implementation: str | None = None, chat_template: str = "auto", quantize_target: bool = False,
-                 loaded: tuple | None = None):
-        """`loaded`: a (model, tokenizer) of `target` already in memory (side-by-side runs share one)."""
+                 draft_dtype: str = "auto", loaded: tuple | None = None):
+        """`loaded`: a (model, tokenizer) of `target` already in memory (side-by-side runs share one); `draft_dtype`:
+        what the drafter computes in (auto: model.common.device.pick_draft_dtype)."""
         self.name = target
         # the format resolves from the tokenizer alone, before the model loads: a chat model without a template
         # stops here, not after minutes of loading
@@ -43,7 +44,7 @@ class Session:
             from model.common.quantize import int8_dynamic
 
             model = int8_dynamic(model)
-        self.target = Target(model)
+        self.target = Target(model, draft_dtype)
         self.eos = eos_ids(model, self.tokenizer)
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0) or 0) or None
         self.generator = torch.Generator(self.target.output_device)

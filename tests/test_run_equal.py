@@ -85,6 +85,18 @@ def test_rows_from_before_a_new_method_option_still_resume(checkpoint, questions
         run.main(run_args(checkpoint, questions, out, "pld", "--limit", "3", "--max-ngram", "2"))
 
 
+def test_the_drafting_dtype_is_part_of_a_drafting_runs_configuration(checkpoint, questions, tmp_path):
+    """Rows drafted before heads and drafters computed in float32 next to a bf16 CPU target (they have no
+    draft_dtype) do not resume as rows of today's default; methods without a draft net do not carry it."""
+    ar_args, ar_options = run.settings("ar", questions, tmp_path / "a.jsonl", target=checkpoint)
+    assert "draft_dtype" not in run.resolved_config(ar_args, ar_options)
+    sd_args, sd_options = run.settings("sd", questions, tmp_path / "s.jsonl", {"drafter": checkpoint},
+                                       target=checkpoint, draft_dtype="bfloat16")
+    current = run.resolved_config(sd_args, sd_options)
+    assert current["draft_dtype"] == "bfloat16"
+    assert not run.same_config({k: v for k, v in current.items() if k != "draft_dtype"}, current)
+
+
 def test_malformed_question_file_names_the_line(checkpoint, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question_id": 1, "category": "x", "turns": ["hi"]}\n{"question_id": 2, "turns": []}\n')

@@ -11,6 +11,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 from model.common.accept import AcceptConfig, accept_on_device, pick_next, speculative_walk, warp
+from model.common.device import pick_draft_dtype
 from model.common.state import DecodeState, Verdict
 from model.common.tree import Draft, ancestors, block_attention
 
@@ -21,8 +22,10 @@ MASKLESS_ATTENTION = {"flash_attention_2", "flash_attention_3"}  # kernels that 
 class Target:
     """Wraps a HF causal LM for speculative verification (batch size 1)."""
 
-    def __init__(self, model: PreTrainedModel):
+    def __init__(self, model: PreTrainedModel, draft_dtype: str = "auto"):
+        """`draft_dtype`: what drafters and heads compute in (model.common.device.pick_draft_dtype)."""
         self.model = model.eval()
+        self.draft_dtype = pick_draft_dtype(model.dtype, model.device, draft_dtype)
         config = model.config.get_text_config()
         layer_types = getattr(config, "layer_types", None)
         self.layer_types = sorted(set(layer_types)) if layer_types else None

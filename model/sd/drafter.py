@@ -121,7 +121,7 @@ def build(target, config: Config, *, tokenizer=None, accept: AcceptConfig, gener
 
     if not config.drafter:
         raise ValueError("method 'sd' needs a draft model: pass --drafter NAME_OR_PATH")
-    dtype = "float32" if config.quantize else str(target.dtype).removeprefix("torch.")
+    dtype = "float32" if config.quantize else str(target.draft_dtype).removeprefix("torch.")
     model, draft_tokenizer = load_model(config.drafter, dtype=dtype, device=str(target.device))
     if config.quantize:
         from model.common.quantize import int8_dynamic
