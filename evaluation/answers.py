@@ -104,6 +104,15 @@ def is_lossy(row: Row) -> bool:
     return bool(row.get("lossy", False))
 
 
+DRAFTING_SETTINGS = ("draft_dtype",)  # run settings (not method options) that change how a method drafts
+
+
+def run_options(config: dict[str, Any]) -> dict[str, Any]:
+    """What sets a run's drafting apart from another of its method: the method's options and the drafting run
+    settings recorded with them (so two files differing only in --draft-dtype are not taken for repeated runs)."""
+    return {**(config.get("method_options") or {}), **{k: config[k] for k in DRAFTING_SETTINGS if k in config}}
+
+
 def run_label(row: Row) -> str:
     """The row's `run` label as text ('' when absent)."""
     run = row.get("run")

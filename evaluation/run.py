@@ -97,8 +97,7 @@ def build_parser(method: str | None, given: set[str] = frozenset()) -> argparse.
     parser.add_argument("--quantize-target", action="store_true",
                         help="int8 dynamic quantization of the target (CPU, --dtype float32); changes the target")
     parser.add_argument("--draft-dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                        help="what the drafter or heads compute in; auto: float32 next to a bfloat16 target on a CPU "
-                             "(bf16 heads accepted fewer tokens there), else the target's dtype")
+                        help="what the drafter or heads compute in (default auto: the target's dtype)")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N questions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop", action="append", default=None, type=stop_argument,
@@ -158,7 +157,7 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
     keys = ("method", "target", "max_new_tokens", "temperature", "top_p", "typical", "dtype", "seed", "chat_template", "stop")
     if args.quantize_target:  # only when set, so existing answer files keep matching their configuration
         keys += ("quantize_target",)
-    if METHODS[args.method].weights:  # methods with a draft net; rows from before the option (bf16 heads) do not match
+    if args.draft_dtype != "auto":  # likewise
         keys += ("draft_dtype",)
     return {**{k: getattr(args, k) for k in keys}, "method_options": options}
 

@@ -33,7 +33,7 @@ class Session:
                  attn_implementation: str | None = None, chat_template: str = "auto", quantize_target: bool = False,
                  draft_dtype: str = "auto", loaded: tuple | None = None):
         """`loaded`: a (model, tokenizer) of `target` already in memory (side-by-side runs share one); `draft_dtype`:
-        what the drafter computes in (auto: model.common.device.pick_draft_dtype)."""
+        what the drafter computes in (auto: the target's dtype)."""
         self.name = target
         # the format resolves from the tokenizer alone, before the model loads: a chat model without a template
         # stops here, not after minutes of loading

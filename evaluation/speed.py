@@ -39,7 +39,7 @@ from evaluation.quality import corpus_scores, load_references
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
 from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
-                                tokens_per_second, wall_time)
+                                run_options, tokens_per_second, wall_time)
 
 OVERALL = "overall"
 
@@ -193,7 +193,7 @@ def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str, refer
         categories={cat: compute_metrics(p, references) for cat, p in sorted(by_cat.items())},
         unmatched=len(rows) - len(pairs),
         accept_lengths=[a for _, m in pairs for a in accept_lengths(m)],
-        options=(rows[0].get("config") or {}).get("method_options") or {},
+        options=run_options(rows[0].get("config") or {}),
         greedy=(rows[0].get("config") or {}).get("temperature") == 0,
     )
 

@@ -194,12 +194,12 @@ def test_eagle3_method_takes_eagle3_heads_only(tmp_path):
 
 
 def test_heads_keep_float32_rotary_frequencies_on_a_bf16_target():
-    """Placing a head in bf16 must not round its rotary frequencies (a position-growing error); next to a bf16 target
-    on a CPU heads compute in float32 unless bf16 is asked for."""
+    """Placing a head in bf16 must not round its rotary frequencies (a position-growing error); heads compute in the
+    target's dtype unless another drafting dtype is asked for."""
     from model.common.heads import place
 
     model = tiny_llama().to(torch.bfloat16)
-    for draft_dtype, expected in (("auto", torch.float32), ("bfloat16", torch.bfloat16)):
+    for draft_dtype, expected in (("auto", torch.bfloat16), ("float32", torch.float32)):
         target = Target(model, draft_dtype)
         for net in (new_net(target.model), net3.new_net(target.model, feature_layers=(0, 1, 2))):
             placed = place(net, target)
@@ -207,13 +207,12 @@ def test_heads_keep_float32_rotary_frequencies_on_a_bf16_target():
             assert all(b.dtype == torch.float32 for name, b in placed.named_buffers() if name.endswith("inv_freq"))
 
 
-def test_drafting_dtype_is_float32_next_to_a_bf16_cpu_target_and_the_targets_elsewhere():
+def test_drafting_dtype_is_the_targets_unless_asked():
     from model.common.device import pick_draft_dtype
 
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
-    assert pick_draft_dtype(torch.bfloat16, cpu) == torch.float32
-    assert pick_draft_dtype(torch.float32, cpu) == torch.float32
-    assert pick_draft_dtype(torch.bfloat16, gpu) == torch.bfloat16 and pick_draft_dtype(torch.float16, gpu) == torch.float16
-    assert pick_draft_dtype(torch.bfloat16, cpu, "bfloat16") == torch.bfloat16
+    assert pick_draft_dtype(torch.bfloat16, cpu) == torch.bfloat16 and pick_draft_dtype(torch.float32, cpu) == torch.float32
+    assert pick_draft_dtype(torch.float16, gpu, "auto") == torch.float16
+    assert pick_draft_dtype(torch.bfloat16, cpu, "float32") == torch.float32
     with pytest.raises(ValueError, match="unknown dtype"):
         pick_draft_dtype(torch.bfloat16, cpu, "fp8")

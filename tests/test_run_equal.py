@@ -85,16 +85,20 @@ def test_rows_from_before_a_new_method_option_still_resume(checkpoint, questions
         run.main(run_args(checkpoint, questions, out, "pld", "--limit", "3", "--max-ngram", "2"))
 
 
-def test_the_drafting_dtype_is_part_of_a_drafting_runs_configuration(checkpoint, questions, tmp_path):
-    """Rows drafted before heads and drafters computed in float32 next to a bf16 CPU target (they have no
-    draft_dtype) do not resume as rows of today's default; methods without a draft net do not carry it."""
-    ar_args, ar_options = run.settings("ar", questions, tmp_path / "a.jsonl", target=checkpoint)
-    assert "draft_dtype" not in run.resolved_config(ar_args, ar_options)
+def test_a_set_drafting_dtype_is_part_of_the_runs_configuration(checkpoint, questions, tmp_path):
+    """--draft-dtype left at auto is not recorded (rows from before the option resume); a set one is, so rows drafted
+    in another precision do not mix, and the speed table tells the two runs apart instead of averaging them."""
+    from evaluation.answers import run_options
+
+    auto_args, auto_options = run.settings("sd", questions, tmp_path / "a.jsonl", {"drafter": checkpoint},
+                                           target=checkpoint)
+    assert "draft_dtype" not in run.resolved_config(auto_args, auto_options)
     sd_args, sd_options = run.settings("sd", questions, tmp_path / "s.jsonl", {"drafter": checkpoint},
-                                       target=checkpoint, draft_dtype="bfloat16")
+                                       target=checkpoint, draft_dtype="float32")
     current = run.resolved_config(sd_args, sd_options)
-    assert current["draft_dtype"] == "bfloat16"
-    assert not run.same_config({k: v for k, v in current.items() if k != "draft_dtype"}, current)
+    assert current["draft_dtype"] == "float32"
+    assert not run.same_config(run.resolved_config(auto_args, auto_options), current)
+    assert run_options(current) == {**sd_options, "draft_dtype": "float32"}
 
 
 def test_malformed_question_file_names_the_line(checkpoint, tmp_path):

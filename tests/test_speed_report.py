@@ -219,6 +219,20 @@ def test_files_with_other_method_options_are_not_repeated_runs(tmp_path):
     assert overall["sd [drafter=fine]"].runs == 2 and overall["sd [drafter=fine]"].speedup == pytest.approx(3.0)
 
 
+def test_files_drafted_in_another_dtype_are_not_repeated_runs(tmp_path):
+    base = tmp_path / "ar.jsonl"
+    base.write_text(json.dumps(row("q1", "de", "ar", [10], [1.0], [1] * 10)) + "\n")
+    files = []
+    for dtype, seconds in (("bfloat16", 0.5), ("float32", 1.0)):
+        r = {**row("q1", "de", "eagle", [10], [seconds], [2] * 5),
+             "config": {"method_options": {"head": "h"}, "draft_dtype": dtype}}
+        (tmp_path / f"{dtype}.jsonl").write_text(json.dumps(r) + "\n")
+        files.append(tmp_path / f"{dtype}.jsonl")
+    overall = {r.label: r for r in summarize(evaluate(base, files)) if r.category == "overall"}
+    assert overall["eagle [draft_dtype=bfloat16]"].runs == 1 and overall["eagle [draft_dtype=bfloat16]"].speedup == pytest.approx(2.0)
+    assert overall["eagle [draft_dtype=float32]"].runs == 1 and overall["eagle [draft_dtype=float32]"].speedup == pytest.approx(1.0)
+
+
 def test_repetition_and_length_limit_by_hand():
     from evaluation.degenerate import limit_share, repeated_tokens, repetition
 

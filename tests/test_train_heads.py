@@ -3,7 +3,8 @@ the shared loop (the loss falls), and the trained heads draft losslessly through
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -279,18 +280,21 @@ def test_held_apart_accuracy_counts_tokens_outside_the_draft_vocabulary_as_misse
     assert acc[0] == pytest.approx([2 / 3, 0.0])
 
 
-def test_a_shipped_head_named_by_its_embedded_name_brings_its_draft_vocabulary(dump, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["medusa", "eagle3"])
+def test_a_shipped_head_named_by_its_embedded_name_is_read_from_its_folder(dump, tmp_path, monkeypatch, name):
     """calibrate_tree --head embedded:de/medusa scores the shipped heads in their own draft vocabulary (it once read
-    no vocabulary for such a name, and indexed the heads' logits with full-vocabulary token ids)."""
+    no vocabulary for such a name, and indexed the heads' logits with full-vocabulary token ids), and an EAGLE-3
+    head's feature layers come from its folder."""
     from model.common import zoo
-    from model.sd.vocab import DraftVocab
-    from train.tasks.features import FeatureData
 
     d, target = dump
-    folder = tmp_path / zoo.DEFAULT_TARGET / "xx" / "medusa"
-    folder.mkdir(parents=True)
-    (folder / "provenance.json").write_text("{}")
-    DraftVocab([5, 7, 9], 64).save(folder)
+    task, args, _ = HEADS[name]
+    trained = replace(config(d, target, name, steps=2), output_dir=str(tmp_path / "run"))
+    train(trained, build_task(trained.task, trained.task_args))
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
-    data = FeatureData(str(d / "features"), target, 0, init_from=f"{zoo.SHIPPED}xx/medusa")
-    assert data.vocab is not None and data.vocab.target_ids == [5, 7, 9]
+    shipped = tmp_path / zoo.DEFAULT_TARGET / "xx" / name
+    shutil.copytree(tmp_path / "run" / "final", shipped)
+    (shipped / "provenance.json").write_text("{}")
+    evaluated = build_task(task, {"data": str(d / "features"), "target": target, "init_from": f"{zoo.SHIPPED}xx/{name}"})
+    assert evaluated.data.vocab is not None and evaluated.data.vocab.size == 49
+    assert evaluated.model() is not None

@@ -19,7 +19,6 @@ import torch
 
 from data_generation.feature_shards import FeatureShards, hidden_key
 from evaluation.jsonl_store import read_rows
-from model.common.heads import local_head
 from model.common.zoo import load_frozen_parts
 from model.sd.vocab import DraftVocab
 
@@ -82,7 +81,7 @@ class FeatureData:
         # them as the misses they are in drafting; training leaves them out (no head can learn to name them)
         self.keep_outside = False
         if init_from:
-            self.vocab = DraftVocab.load(local_head(init_from))  # a shipped head's name (`embedded:de/medusa`) too
+            self.vocab = DraftVocab.load(init_from)
         elif draft_vocab_size:
             answers = (self._answer_tokens(shards.tokens(i)) for shards, indices in self.parts for i in indices)
             target_rows = self.target_model.get_output_embeddings().weight.shape[0]

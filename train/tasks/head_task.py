@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from model.common.heads import local_head
 from train.tasks.features import DataSource, FeatureData
 
 
@@ -18,6 +19,8 @@ class HeadTask:
 
     def __init__(self, data: DataSource | list[DataSource], target: str, draft_vocab_size: int, init_from: str | None,
                  limit: int | None, skip: int, shape_args: dict[str, Any]):
+        if init_from:  # a shipped head's name (`embedded:de/eagle3`) names its folder from here on
+            init_from = str(local_head(init_from))
         self.data = FeatureData(data, target, draft_vocab_size, init_from, limit, skip, self.feature_layers(init_from))
         self.init_from, self.shape_args = init_from, shape_args
         self.dataset, self.collate = self.data.dataset, self.data.collate
