@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +26,7 @@ from evaluation.jsonl_store import JsonlStore, OutputFileError
 from evaluation.prompting import Prompt, PromptFormat, build_prompt, describe, resolve_format
 from evaluation.session import Session
 from model.common.accept import AcceptConfig
+from model.common.heads import local_head
 from model.common.zoo import load_tokenizer
 from model.registry import METHODS, method_config, method_module
 from multispec.options import add_generation_options, add_target_options, namespace
@@ -159,7 +161,28 @@ def resolved_config(args: argparse.Namespace, options: dict[str, Any]) -> dict[s
         keys += ("quantize_target",)
     if args.draft_dtype != "auto":  # likewise
         keys += ("draft_dtype",)
-    return {**{k: getattr(args, k) for k in keys}, "method_options": options}
+    config = {**{k: getattr(args, k) for k in keys}, "method_options": options}
+    weights = weights_digest(args.method, options)
+    return {**config, "weights": weights} if weights else config
+
+
+NOT_WEIGHTS = ("provenance.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model")
+
+
+def weights_digest(method: str, options: dict[str, Any]) -> str | None:
+    """A digest of the local or shipped folder of trained weights a run drafts with, so that answers drafted by other
+    weights under the same name (a head retrained in place, re-shipped `embedded:` weights) do not resume as this
+    run's. None for methods without weights and for hub ids (their revision is the hub's business)."""
+    kind = METHODS[method].weights
+    name = str(options.get(kind) or "") if kind else ""
+    folder = local_head(name) if name else None
+    if folder is None or not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name not in NOT_WEIGHTS):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def same_config(stored: dict[str, Any] | None, current: dict[str, Any]) -> bool:
@@ -169,6 +192,8 @@ def same_config(stored: dict[str, Any] | None, current: dict[str, Any]) -> bool:
         return False
     defaults = {f.name: f.default for f in dataclasses.fields(method_module(current["method"]).Config)}
     options = {**defaults, **(stored.get("method_options") or {})}
+    if "weights" not in stored:  # rows from before weights were recorded: matched on the rest
+        current = {k: v for k, v in current.items() if k != "weights"}
     return {**stored, "method_options": options} == current
 
 

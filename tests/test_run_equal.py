@@ -101,6 +101,27 @@ def test_a_set_drafting_dtype_is_part_of_the_runs_configuration(checkpoint, ques
     assert run_options(current) == {**sd_options, "draft_dtype": "float32"}
 
 
+def test_answers_drafted_by_other_weights_under_the_same_name_do_not_resume(checkpoint, questions, tmp_path):
+    """A drafter or head retrained in place (or re-shipped under its `embedded:` name) changes the weights digest in
+    the row's configuration; rows written before digests were recorded still resume."""
+    import shutil
+
+    drafter = tmp_path / "drafter"
+    shutil.copytree(checkpoint, drafter)
+    args, options = run.settings("sd", questions, tmp_path / "s.jsonl", {"drafter": str(drafter)}, target=checkpoint)
+    before = run.resolved_config(args, options)
+    assert before["weights"] and run.same_config(before, run.resolved_config(args, options))
+    (drafter / "provenance.json").write_text("{}")  # provenance is not weights
+    assert run.resolved_config(args, options) == before
+    weights = next(drafter.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")  # one byte of the weights differs
+    after = run.resolved_config(args, options)
+    assert after["weights"] != before["weights"] and not run.same_config(before, after)
+    assert run.same_config({k: v for k, v in before.items() if k != "weights"}, after)
+    ar_args, ar_options = run.settings("ar", questions, tmp_path / "a.jsonl", target=checkpoint)
+    assert "weights" not in run.resolved_config(ar_args, ar_options)
+
+
 def test_malformed_question_file_names_the_line(checkpoint, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question_id": 1, "category": "x", "turns": ["hi"]}\n{"question_id": 2, "turns": []}\n')
