@@ -37,7 +37,11 @@ CPU_DYNAMIC_TREE = {"total_tokens": 10, "depth": 8, "top_k": 2, "min_path_prob":
 METHODS: dict[str, Method] = {
     "ar": Method("model.ar.drafter", "plain decoding, one token per target forward: every speedup's baseline"),
     "sd": Method("model.sd.drafter", "speculative decoding with a small draft LM proposing gamma tokens",
-                 weights="drafter", training_task="drafter_lm", shipped="sd"),
+                 weights="drafter", training_task="drafter_lm", shipped="sd",
+                 # the shipped drafter's first token is accepted ~1/3 of the time: on a CPU 5 draft tokens a step cost
+                 # more than they bring (de: gamma 5 1.29x, 3 1.38x, adaptive 1.38x, experiments/tree_sizes_shipped;
+                 # de / de-long: 1.30x / 0.97x, 1.40x / 1.08x, 1.34x / 1.16x, experiments/embedded_weights)
+                 cpu_options={"adaptive": True}),
     "pld": Method("model.pld.drafter", "prompt lookup: proposes what followed the last n-gram's earlier occurrence"),
     "eagle": Method("model.eagle.eagle1", "EAGLE: a one-layer head on the target's features drafts a static tree",
                     weights="head", tree="static", training_task="eagle", shipped="eagle"),
