@@ -298,3 +298,27 @@ def test_a_shipped_head_named_by_its_embedded_name_is_read_from_its_folder(dump,
     evaluated = build_task(task, {"data": str(d / "features"), "target": target, "init_from": f"{zoo.SHIPPED}xx/{name}"})
     assert evaluated.data.vocab is not None and evaluated.data.vocab.size == 49
     assert evaluated.model() is not None
+
+
+def test_chain_walk_by_hand():
+    """Levels x anchors: from anchor 0 levels 1-2 are right (3 tokens), from anchor 3 none (1 token), from anchor 4
+    level 1 is (2 tokens): 3 steps for 6 anchors, the first draft token accepted in 2 of them."""
+    hits = [[True, False, False, False, True, False],
+            [True, False, False, True, False, False],
+            [False, True, True, True, False, False]]
+    assert calibrate_tree.chain_walk(hits) == (3, 2)
+    assert calibrate_tree.chain_walk([[False] * 4]) == (4, 0)  # nothing accepted: one token a step
+
+
+def test_calibration_replays_greedy_chains_for_eagle_heads(dump, tmp_path):
+    d, target = dump
+    trained = replace(config(d, target, "eagle", steps=20), output_dir=str(tmp_path / "eagle"))
+    train(trained, build_task(trained.task, trained.task_args))
+    out = tmp_path / "accuracy.json"
+    calibrate_tree.main(["--task", "eagle", "--head", str(tmp_path / "eagle" / "final"), "--features", str(d / "features"),
+                         "--target", target, "--total", "4", "--top-k", "2", "--depth", "3", "--out", str(tmp_path / "t.json"),
+                         "--accuracy-out", str(out)])
+    chains = json.loads(out.read_text())["replayed_chains"]
+    top1 = json.loads(out.read_text())["rank_accuracy"][0][0]
+    assert chains["depth"] == 3 and 1.0 <= chains["mat"] <= 4.0 and 0.0 <= chains["first_accepted"] <= 1.0
+    assert chains["mat"] > 1.0 and top1 > 0  # the copying target's answers are learnable: some drafts are right

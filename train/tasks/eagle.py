@@ -103,6 +103,17 @@ class EagleTask(HeadTask):
             loss = loss + self.weights[0] * F.smooth_l1_loss(pred, goal)
         return loss
 
+    def chain_correctness(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, levels, L): whether level j's top-1 from anchor i is the target's token (a token outside the draft
+        vocabulary, or a level past the answer's end, is a miss); and (B, L) the answer anchors, for
+        evaluation.calibrate_tree's replay of greedy chain drafting."""
+        net: EagleNet = getattr(model, "module", model)
+        unknown = self.data.vocab.unknown if self.data.vocab is not None else -1
+        levels = self._unrolled(model, batch)
+        hits = [(net.logits(pred).argmax(-1) == labels) & (labels != IGNORE) & (labels != unknown)
+                for pred, _, labels in levels]
+        return torch.stack(hits, dim=1), levels[0][2] != IGNORE
+
     def per_head(self, model, batch: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """[(logits, labels)] per draft level, on a teacher-forced token path (for evaluation.calibrate_tree)."""
         return [level[2:] for level in self._scored(model, batch)]
