@@ -8,7 +8,9 @@ Per head k and rank r it measures how often the head's rank-r token is the targe
 prints that table, and writes the `--total` rank paths with the highest product of accuracies along
 the path (model.common.static_tree.best_tree) as JSON, for `--tree` of medusa / hydra / eagle. EAGLE
 has one net that drafts every depth: its row for depth d is measured by drafting d levels from every
-position, each level reading the net's own predicted feature (train.tasks.eagle's unrolled levels).
+position, each level reading the net's own predicted feature (train.tasks.eagle's unrolled levels). For EAGLE-type
+heads it also replays greedy top-1 chains of that depth on the held-apart answers (`chain_walk`): the mean accepted
+tokens per step that the per-depth accuracy implies, which decoding with a chain of that depth should approach.
 """
 from __future__ import annotations
 
