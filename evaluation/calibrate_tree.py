@@ -82,7 +82,7 @@ def replayed_chains(task, model, batch_size: int) -> dict[str, float]:
             if where:
                 n, f = chain_walk([level[where[0]: where[-1] + 1] for level in row_hits])
                 anchors, steps, first = anchors + len(where), steps + n, first + f
-    return {"depth": len(hits[0]), "mat": anchors / max(steps, 1), "first_accepted": first / max(steps, 1)}
+    return {"depth": task.unroll, "mat": anchors / max(steps, 1), "first_accepted": first / max(steps, 1)}
 
 
 def build_parser() -> argparse.ArgumentParser:

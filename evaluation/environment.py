@@ -28,11 +28,12 @@ def cpu_name() -> str:
     return platform.processor()
 
 
-def environment(device: torch.device, dtype: torch.dtype) -> dict:
+def environment(device: torch.device, dtype: torch.dtype, draft_dtype: torch.dtype) -> dict:
     return {
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "dtype": str(dtype).removeprefix("torch."),
+        "draft_dtype": str(draft_dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,

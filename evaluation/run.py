@@ -240,7 +240,7 @@ class AnswerRun:
             self.check_stored_prompts(loaded[1] if loaded else load_tokenizer(self.args.target))
         self.runner = Runner(self.args, self.options, loaded)
         target = self.runner.session.target
-        self.env = {**environment(target.device, target.dtype), "draft_dtype": str(target.draft_dtype).removeprefix("torch.")}
+        self.env = environment(target.device, target.dtype, target.draft_dtype)
         for _ in range(self.args.warmup if warmup is None else warmup):  # first calls pay allocator and kernel set-up
             self.runner.answer(self.questions[0], self.args.seed)
 

@@ -318,7 +318,7 @@ def test_calibration_replays_greedy_chains_for_eagle_heads(dump, tmp_path):
     calibrate_tree.main(["--task", "eagle", "--head", str(tmp_path / "eagle" / "final"), "--features", str(d / "features"),
                          "--target", target, "--total", "4", "--top-k", "2", "--depth", "3", "--out", str(tmp_path / "t.json"),
                          "--accuracy-out", str(out)])
-    chains = json.loads(out.read_text())["replayed_chains"]
-    top1 = json.loads(out.read_text())["rank_accuracy"][0][0]
+    written = json.loads(out.read_text())
+    chains, top1 = written["replayed_chains"], written["rank_accuracy"][0][0]
     assert chains["depth"] == 3 and 1.0 <= chains["mat"] <= 4.0 and 0.0 <= chains["first_accepted"] <= 1.0
     assert chains["mat"] > 1.0 and top1 > 0  # the copying target's answers are learnable: some drafts are right

@@ -5,8 +5,8 @@
 Each run folder of `train.run` (`final/`, `checkpoint/config.json`, optionally the `tree.json` and
 `held_apart.json` of evaluation.calibrate_tree) becomes one folder holding the trained weights in
 bfloat16 (heads load them into the drafting dtype: the target's unless `--draft-dtype` says otherwise), the shape
-and draft-vocabulary files, the CPU tree where there is one, and provenance.json: the command that rebuilds it, the commit, the training settings,
-the data it read and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
+and draft-vocabulary files, the CPU tree where there is one, and provenance.json: the command that rebuilds it,
+the commit, the training settings, the data it read and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
 weights take the tokenizer of the target named in their provenance (model.common.zoo.tokenizer_home).
 Run folders that are not one of the shipped methods (e.g. the sd drafter's pretraining) are skipped.
 """
