@@ -23,6 +23,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from data_generation.feature_shards import FeatureShards
 from evaluation.jsonl_store import read_rows
+from model.common.heads import local_head
 from model.common.zoo import DEFAULT_TARGET, load_tokenizer
 from model.sd.vocab import DraftVocab
 from train.tasks.features import IGNORE, DataSource, conversation_range, data_sources
@@ -47,6 +48,8 @@ class DrafterLMTask:
             raise ValueError(f"stage must be pretrain or finetune, got {stage!r}")
         if stage == "finetune" and not init_from:
             raise ValueError("stage finetune needs init_from: the pretrained drafter's folder")
+        if init_from:  # a shipped drafter's name (`embedded:de/sd`) names its folder from here on
+            init_from = str(local_head(init_from))
         self.tokenizer = load_tokenizer(target)
         self.stage, self.init_from, self.max_length = stage, init_from, max_length
         self.shape = dict(hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
