@@ -103,3 +103,28 @@ def test_ship_packages_a_run_in_bf16_with_provenance(tmp_path):
     assert provenance["data"] == [{"source": str(rows), "rows": 3, "of": 5}]
     assert provenance["held_apart"]["top1"] == [0.457] and provenance["held_apart"]["skip"] == 3
     assert not (tmp_path / "out" / "sd").exists()  # runs that are not there are skipped
+
+
+def test_shipping_over_the_weights_a_run_continued_keeps_their_history(tmp_path):
+    """A run that started from shipped weights and ships over them: its provenance holds theirs (read before the
+    folder is replaced) and the command that rebuilds it."""
+    from safetensors.torch import save_file
+
+    from train import ship
+
+    shipped = tmp_path / "out" / "hydra"
+    shipped.mkdir(parents=True)
+    (shipped / "provenance.json").write_text(json.dumps({"steps": 1500, "rebuild": "multispec experiment first"}))
+    run, rows = tmp_path / "runs" / "hydra", tmp_path / "rows.jsonl"
+    (run / "final").mkdir(parents=True)
+    (run / "checkpoint").mkdir()
+    rows.write_text(json.dumps({"id": "0"}) + "\n")
+    save_file({"w": torch.ones(2)}, str(run / "final" / "hydra.safetensors"))
+    settings = {"task": "hydra", "steps": 9, "batch_size": 2, "lr": 0.1,
+                "task_args": {"data": str(rows), "init_from": str(shipped)}}
+    (run / "checkpoint" / "config.json").write_text(json.dumps(settings))
+    ship.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+               "--rebuild", "multispec experiment then"])
+    provenance = json.loads((shipped / "provenance.json").read_text())
+    assert provenance["steps"] == 9 and provenance["rebuild"] == "multispec experiment then"
+    assert provenance["continued_from"] == {"steps": 1500, "rebuild": "multispec experiment first"}

@@ -6,7 +6,8 @@ Each run folder of `train.run` (`final/`, `checkpoint/config.json`, optionally t
 `held_apart.json` of evaluation.calibrate_tree) becomes one folder holding the trained weights in
 bfloat16 (heads load them into the drafting dtype: the target's unless `--draft-dtype` says otherwise), the shape
 and draft-vocabulary files, the CPU tree where there is one, and provenance.json: the command that rebuilds it,
-the commit, the training settings, the data it read and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
+the commit, the training settings, the data it read, what training started from (the earlier run's settings, or the
+whole provenance of shipped weights it continued) and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
 weights take the tokenizer of the target named in their provenance (model.common.zoo.tokenizer_home).
 Run folders that are not one of the shipped methods (e.g. the sd drafter's pretraining) are skipped.
 """
@@ -21,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from evaluation.environment import git_commit
+from model.common.heads import local_head
 from model.common.zoo import DEFAULT_TARGET
 from train.tasks.features import DataSource, conversation_range, data_sources, source_length
 
@@ -54,9 +56,24 @@ def depth_top1(held_apart: Path) -> dict | None:
             **table["held_apart"]}
 
 
-def ship(run: Path, out: Path, method: str) -> dict:
+def earlier_training(init_from: str | None) -> tuple[str, dict | None]:
+    """What the run started from: a shipped folder's whole provenance (a run that continued the shipped weights), or
+    the training settings of the run folder next to it (the first stage of a recipe, e.g. the sd drafter's
+    pretraining)."""
+    if not init_from:
+        return "pretraining", None
+    folder = local_head(init_from)
+    if (folder / "provenance.json").exists():
+        return "continued_from", json.loads((folder / "provenance.json").read_text())
+    config = folder.parent / "checkpoint" / "config.json"
+    return "pretraining", training(json.loads(config.read_text())) if config.exists() else None
+
+
+def ship(run: Path, out: Path, method: str, rebuild: str = REBUILD) -> dict:
     """One run folder -> one shipped folder; returns its provenance."""
     settings = json.loads((run / "checkpoint" / "config.json").read_text())
+    args = settings["task_args"]
+    earlier, history = earlier_training(args.get("init_from"))  # read before `out` (maybe the folder it names) goes
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -70,16 +87,13 @@ def ship(run: Path, out: Path, method: str) -> dict:
             shutil.copy2(path, out / path.name)
     if (run / "tree.json").exists():
         shutil.copy2(run / "tree.json", out / "tree.json")
-    args = settings["task_args"]
-    init_from = args.get("init_from")  # the sd drafter: fine-tuned from a pretraining run next to it
-    pretraining = Path(init_from).parent / "checkpoint" / "config.json" if init_from else None
     provenance = {
         "method": method,
         "target": args.get("target") or DEFAULT_TARGET,
-        "rebuild": REBUILD,
+        "rebuild": rebuild,
         "commit": git_commit() or "unknown",
         **training(settings),
-        "pretraining": training(json.loads(pretraining.read_text())) if pretraining and pretraining.exists() else None,
+        earlier: history,
         "held_apart": depth_top1(run / "held_apart.json"),
         "bytes": sum(p.stat().st_size for p in out.iterdir()),
     }
@@ -91,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", required=True, help="folder of train.run outputs, one subfolder per method")
     parser.add_argument("--out", required=True, help="weights/<target>/<lang>")
+    parser.add_argument("--rebuild", default=REBUILD, help="the command that rebuilds them, for provenance.json")
     return parser
 
 
@@ -101,7 +116,7 @@ def run(args: argparse.Namespace) -> None:
         if not (run / "final").is_dir():
             print(f"[ship] {method}: no {run}/final, skipped")
             continue
-        provenance = ship(run, Path(args.out, method), method)
+        provenance = ship(run, Path(args.out, method), method, args.rebuild)
         total += provenance["bytes"]
         top1 = provenance["held_apart"]["top1"] if provenance["held_apart"] else "not measured"
         print(f"[ship] {method}: {provenance['bytes'] / 1e6:.1f} MB, {provenance['steps']} steps, held-apart top-1 {top1}")
