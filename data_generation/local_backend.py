@@ -18,6 +18,7 @@ import torch
 from transformers import DynamicCache
 
 from evaluation.session import eos_ids
+from model.common.accept import draw
 
 
 @dataclass
@@ -106,7 +107,7 @@ class LocalBackend:
         if temperature <= 0:
             return logits.argmax(-1)
         probs = torch.softmax(logits.float() / temperature, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        return draw(probs, generator).squeeze(1)
 
     def _step(self, cache, mask, feed, temperature, generator):
         """One decode step for every row: feed each its last token at its own position."""

@@ -69,8 +69,17 @@ def warp(logits: torch.Tensor, cfg: AcceptConfig) -> torch.Tensor:
     return probs
 
 
+def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row of probs (..., V) -> (..., 1), with probability proportional to the row (torch.multinomial's
+    distribution), by inverse CDF: a float64 cumulative sum (exact enough that no tail token loses its mass) and one
+    uniform draw per row. On CPU over a 262k vocabulary it costs ~0.3-1 ms a row against multinomial's ~6 ms."""
+    cdf = probs.to(torch.float64).cumsum(-1)
+    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)  # first index whose cdf exceeds u
+
+
 def sample(probs: torch.Tensor, generator: torch.Generator | None) -> int:
-    return int(torch.multinomial(probs, 1, generator=generator).item())
+    return int(draw(probs, generator).item())
 
 
 def pick_next(logits: torch.Tensor, cfg: AcceptConfig, generator: torch.Generator | None) -> int:
@@ -185,7 +194,7 @@ def accept_on_device(
     if probs is not None and all(q is None for q in probs):
         probs = None  # every node a point mass
     if cfg.greedy or (probs is None and not cfg.typical):
-        choice = logits.argmax(dim=-1) if cfg.greedy else torch.multinomial(warp(logits, cfg), 1, generator=generator)[:, 0]
+        choice = logits.argmax(dim=-1) if cfg.greedy else draw(warp(logits, cfg), generator)[:, 0]
         good = tokens == choice[parent_row]
         if earlier_sibling is not None:  # of siblings carrying one token, only the first can be taken
             good &= ~(earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)
@@ -220,5 +229,5 @@ def accept_on_device(
         bonus = bonus_rows[row]
     else:  # first rejection at row n: residual norm(max(p - q, 0)); all accepted (n = N): p itself
         q_row = torch.cat([q, q.new_zeros(1, q.shape[1])])[row]
-        bonus = torch.multinomial(residual_after_rejection(p[row], q_row), 1, generator=generator)[0]
+        bonus = draw(residual_after_rejection(p[row], q_row), generator)[0]
     return DeviceWalk(n=n, bonus=bonus, order=order, bad_draft=bad_draft)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from model.common.accept import AcceptConfig, warp
+from model.common.accept import AcceptConfig, draw, warp
 from model.common.state import DecodeState, Verdict
 from model.common.target import truncate_cache
 from model.common.tree import Draft
@@ -97,7 +97,7 @@ class DraftModelDrafter:
             else:
                 q = warp(logits, self.accept)
                 on = q if self.generator is None else q.to(self.generator.device)  # the target's output device
-                tokens.append(torch.multinomial(on, 1, generator=self.generator))
+                tokens.append(draw(on, self.generator))
                 probs.append(q)
             if i + 1 < self.gamma:
                 logits = self._next_logits(tokens[-1].to(self.device))
