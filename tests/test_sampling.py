@@ -11,7 +11,7 @@ from drafters import TreeDrafter
 from scipy.stats import chisquare
 from tiny import tiny_llama
 
-from model.common.accept import AcceptConfig, speculative_walk, typical_walk, warp
+from model.common.accept import AcceptConfig, draw, speculative_walk, typical_walk, warp
 from model.common.loop import GenerationConfig, generate
 from model.common.target import Target
 from model.common.tree_search import DynamicTree
@@ -263,3 +263,18 @@ def test_typical_acceptance_thresholds_and_lossy_label():
     assert typical_walk(draft, probs, cfg) == ([1], 0)
     chain = Draft([0, 3], [-1, 0])  # node 1 holds token 3 with p=0.25 > 0.075 under the flat row
     assert typical_walk(chain, probs, cfg) == ([0, 1], 0)
+
+
+def test_draw_follows_each_row_and_never_picks_a_zero_weight():
+    """The inverse-CDF draw: rows of unnormalised weights with zeros at both ends and inside; 20,000 draws per row
+    match the weights (chi-square, p > 0.001) and never land on a zero."""
+    weights = torch.tensor([[0.0, 3.0, 0.0, 1.0, 6.0, 0.0], [0.0, 0.0, 0.5, 0.5, 0.0, 0.0]])
+    generator = torch.Generator().manual_seed(0)
+    picks = torch.cat([draw(weights, generator) for _ in range(20_000)], dim=1)  # (2, 20000)
+    assert picks.shape == (2, 20_000)
+    for row, w in zip(picks, weights):
+        counts = torch.bincount(row, minlength=len(w)).double()
+        assert counts[w == 0].sum() == 0
+        expected = w[w > 0].double() / w.sum() * len(row)
+        assert chisquare(counts[w > 0].numpy(), expected.numpy()).pvalue > 1e-3
+    assert draw(torch.tensor([0.0, 0.0, 2.0]), generator).tolist() == [2]  # one row: shape (1,)
