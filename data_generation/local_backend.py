@@ -58,7 +58,8 @@ class LocalBackend:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos)
         head = model.get_output_embeddings()
         # greedy needs only the argmax of the head's scores, which logit soft-capping and positive scaling keep:
-        # a bias-free head is then applied as W @ h.T, 2-3x faster than h @ W.T on CPU for a 262k vocabulary
+        # a bias-free head is then applied as W @ h.T: for a 262k vocabulary on a 2-core CPU (torch 2.13) 2x faster than
+        # h @ W.T in float32 at 8 rows, ~1.1x at 32, and the same in bfloat16
         self.head_weight = head.weight if isinstance(head, torch.nn.Linear) and head.bias is None else None
 
     def complete(self, prompts: list[str], temperature: float, seed: int) -> list[tuple[str, int]]:
