@@ -128,3 +128,6 @@ def test_shipping_over_the_weights_a_run_continued_keeps_their_history(tmp_path)
     provenance = json.loads((shipped / "provenance.json").read_text())
     assert provenance["steps"] == 9 and provenance["rebuild"] == "multispec experiment then"
     assert provenance["continued_from"] == {"steps": 1500, "rebuild": "multispec experiment first"}
+    # shipping the same runs again (another head of the folder retrained) leaves this one as it is: not continuing itself
+    ship.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--rebuild", "multispec experiment again"])
+    assert json.loads((shipped / "provenance.json").read_text()) == provenance

@@ -9,7 +9,8 @@ and draft-vocabulary files, the CPU tree where there is one, and provenance.json
 the commit, the training settings, the data it read, what training started from (the earlier run's settings, or the
 whole provenance of shipped weights it continued) and the held-apart top-1 accuracy per depth. The 33 MB tokenizer is left out: shipped
 weights take the tokenizer of the target named in their provenance (model.common.zoo.tokenizer_home).
-Run folders that are not one of the shipped methods (e.g. the sd drafter's pretraining) are skipped.
+Run folders that are not one of the shipped methods (e.g. the sd drafter's pretraining) are skipped, and so are runs
+whose weights already ship (shipping them again would record them as continuing themselves).
 """
 from __future__ import annotations
 
@@ -69,6 +70,22 @@ def earlier_training(init_from: str | None) -> tuple[str, dict | None]:
     return "pretraining", training(json.loads(config.read_text())) if config.exists() else None
 
 
+def bf16(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def already_shipped(run: Path, out: Path) -> bool:
+    """Whether `out` holds this run's final weights, as `ship` writes them."""
+    files = sorted(p.name for p in (run / "final").glob("*.safetensors"))
+    if not files or not all((out / name).exists() for name in files):
+        return False
+    for name in files:
+        ours, theirs = bf16(load_file(str(run / "final" / name))), load_file(str(out / name))
+        if ours.keys() != theirs.keys() or not all(torch.equal(ours[k], theirs[k]) for k in ours):
+            return False
+    return True
+
+
 def ship(run: Path, out: Path, method: str, rebuild: str = REBUILD) -> dict:
     """One run folder -> one shipped folder; returns its provenance."""
     settings = json.loads((run / "checkpoint" / "config.json").read_text())
@@ -81,8 +98,7 @@ def ship(run: Path, out: Path, method: str, rebuild: str = REBUILD) -> dict:
         if path.name in TOKENIZER_FILES:
             continue
         if path.suffix == ".safetensors":  # bf16 halves the clone; loaders cast back to the target's dtype
-            tensors = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-            save_file(tensors, str(out / path.name), metadata={"format": "pt"})
+            save_file(bf16(load_file(str(path))), str(out / path.name), metadata={"format": "pt"})
         else:
             shutil.copy2(path, out / path.name)
     if (run / "tree.json").exists():
@@ -115,6 +131,10 @@ def run(args: argparse.Namespace) -> None:
         run = Path(args.runs, method)
         if not (run / "final").is_dir():
             print(f"[ship] {method}: no {run}/final, skipped")
+            continue
+        if already_shipped(run, Path(args.out, method)):
+            print(f"[ship] {method}: {run}/final already ships in {Path(args.out, method)}, left as it is")
+            total += sum(p.stat().st_size for p in Path(args.out, method).iterdir())
             continue
         provenance = ship(run, Path(args.out, method), method, args.rebuild)
         total += provenance["bytes"]
