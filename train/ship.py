@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> None:
         total += provenance["bytes"]
         top1 = provenance["held_apart"]["top1"] if provenance["held_apart"] else "not measured"
         print(f"[ship] {method}: {provenance['bytes'] / 1e6:.1f} MB, {provenance['steps']} steps, held-apart top-1 {top1}")
-    print(f"[ship] {total / 1e6:.1f} MB in all -> {args.out}")
+    print(f"[ship] {total / 1e6:.1f} MB of these runs' weights in {args.out}")
 
 
 def main(argv: list[str] | None = None) -> None:
