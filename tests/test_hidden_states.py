@@ -235,3 +235,20 @@ def test_teacher_forced_dump_runs_the_target_over_a_given_continuation(setup, tm
         run(setup, out)
     with pytest.raises(hidden_states.InputError, match="pass --continuation FIELD"):
         run(setup, tmp_path / "bad", "--data", str(pool))
+
+
+def test_ceiling_counts_the_targets_products_and_the_dumps_lengths(setup, dumped):
+    """data_generation.ceiling: FLOPs are those of the model's own linear layers, lengths those of the dump."""
+    from data_generation import ceiling
+
+    _, folder, _, model, _ = setup
+    result = ceiling.main(["--dump", str(dumped), "--target", folder, "--dtype", "float32", "--device", "cpu",
+                           "--rows", "16", "--batch-size", "4"])
+    linears = [m for m in model.get_decoder().modules() if isinstance(m, torch.nn.Linear)]
+    assert result["decoder_flop_per_token"] == 2 * sum(m.weight.numel() for m in linears)
+    assert result["lm_head_flop_per_token"] == 2 * model.get_output_embeddings().weight.numel()
+    ds = FeatureShards(dumped)
+    masks = [ds.tokens(i)["loss_mask"] for i in range(len(ds))]
+    assert result["answer_tokens"] == pytest.approx(sum(int(m.sum()) for m in masks) / len(ds))
+    assert result["prompt_tokens"] == pytest.approx(sum(len(m) - int(m.sum()) for m in masks) / len(ds))
+    assert result["dump_tokens_per_s"] > 0 and result["distill_answer_tokens_per_s"] > 0
