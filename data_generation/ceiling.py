@@ -1,6 +1,6 @@
 """The fastest this machine can make training data for a target: its linear layers timed alone.
 
-    python -m data_generation.ceiling --dump data/scaling/de/sd-t07 [--target gemma-3-270m] [--dtype auto]
+    multispec ceiling --dump data/scaling/de/sd-t07 [--target gemma-3-270m] [--dtype auto]
         [--rows 1024] [--batch-size 32]
 
 Every token of a hidden-state dump or of a self-distilled answer costs at least the target's matrix products: each
@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 
 from data_generation.feature_shards import read_index
-from data_processing.errors import positive_int, run_command
+from data_processing.errors import InputError, positive_int, run_command
 from evaluation.tables import dict_table
 from model.common.device import pick_device, pick_dtype
 from multispec.options import add_target_options
@@ -43,7 +43,12 @@ def linear_shapes(target: str) -> tuple[Counter, tuple[int, int]]:
 
 def mean_lengths(dump: Path) -> tuple[float, float]:
     """Mean prompt and answer tokens per conversation of a dump (answer: its loss positions, the EOS included)."""
-    index = read_index(dump)
+    try:
+        index = read_index(dump)
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError(f"--dump: {err}") from None
+    if not index.get("complete"):
+        raise InputError(f"--dump {dump} is an unfinished dump: rerun its hidden_states command to finish it")
     prompt = answer = 0
     for shard in index["shards"]:
         with safe_open(str(dump / shard["file"]), framework="pt") as f:

@@ -55,6 +55,7 @@ SECTIONS: dict[str, dict[str, Tool]] = {
         "compare-hf": Tool("evaluation.compare_hf", "our loop against Hugging Face's own implementations"),
         "bench-loop": Tool("evaluation.bench_loop", "loop overhead and forward cost against verified tokens"),
         "bench-distill": Tool("data_generation.bench_distill", "distillation throughput: continuous vs static batches"),
+        "ceiling": Tool("data_generation.ceiling", "the tokens/s this machine's matrix products allow dumps and distillation"),
         "host-syncs": Tool("evaluation.host_syncs", "host syncs per target forward, method by method"),
         "gpu-check": Tool("evaluation.gpu_check", "the prepared GPU check: every method, one table"),
         "experiment": Tool("multispec.experiment", "a study from its recipe, experiments/NAME (no name: the list)"),
