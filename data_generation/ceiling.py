@@ -25,7 +25,7 @@ from safetensors import safe_open
 from data_generation.feature_shards import read_index
 from data_processing.errors import InputError, positive_int, run_command
 from evaluation.tables import dict_table
-from model.common.device import pick_device, pick_dtype
+from model.common.device import pick_device, pick_dtype, synchronize
 from multispec.options import add_target_options
 
 
@@ -68,12 +68,10 @@ def seconds_per_row(shape: tuple[int, int], rows: int, dtype: torch.dtype, devic
     x = torch.randn(rows, shape[1], dtype=dtype, device=device)
     best, spent, runs = float("inf"), 0.0, 0
     while runs <= repeats or spent < at_least:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         start = time.perf_counter()
         torch.nn.functional.linear(x, weight)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         elapsed = time.perf_counter() - start
         if runs:  # the first run warms up
             best, spent = min(best, elapsed), spent + elapsed

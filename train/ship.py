@@ -74,6 +74,10 @@ def bf16(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()}
 
 
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir())
+
+
 def already_shipped(run: Path, out: Path) -> bool:
     """Whether `out` holds this run's final weights, as `ship` writes them."""
     files = sorted(p.name for p in (run / "final").glob("*.safetensors"))
@@ -111,7 +115,7 @@ def ship(run: Path, out: Path, method: str, rebuild: str = REBUILD) -> dict:
         **training(settings),
         earlier: history,
         "held_apart": depth_top1(run / "held_apart.json"),
-        "bytes": sum(p.stat().st_size for p in out.iterdir()),
+        "bytes": folder_bytes(out),
     }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
     return provenance
@@ -134,7 +138,7 @@ def run(args: argparse.Namespace) -> None:
             continue
         if already_shipped(run, Path(args.out, method)):
             print(f"[ship] {method}: {run}/final already ships in {Path(args.out, method)}, left as it is")
-            total += sum(p.stat().st_size for p in Path(args.out, method).iterdir())
+            total += folder_bytes(Path(args.out, method))
             continue
         provenance = ship(run, Path(args.out, method), method, args.rebuild)
         total += provenance["bytes"]
