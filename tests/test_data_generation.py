@@ -32,10 +32,12 @@ TINY_STOPS = ("B", "q", "^", "*", "-", ">")
 
 @pytest.mark.parametrize("kind", ["llama", "gemma"])
 def test_continuous_batching_answers_as_one_prompt_at_a_time(tmp_path, kind):
-    """Rows of different lengths leave the batch and new prompts join mid-run (3 slots for 11 prompts); the tiny
-    Gemma's 6-token sliding window sees the left-padded merged cache."""
+    """Rows of different lengths leave the batch and new prompts join mid-run (3 slots for 16 prompts); the tiny
+    Gemma's 6-token sliding window sees the left-padded merged cache. Five one-token prompts (nothing to prefill
+    but the token the first step feeds) fill the first join and all of the second, which joins a running batch."""
     model, tokenizer = load_model(save_tiny_checkpoint(tmp_path / kind, kind=kind), dtype="float32", device="cpu")
-    prompts = [f"Satz {'x' * i} {i}:" for i in range(11)]
+    prompts = [f"Satz {'x' * i} {i}:" for i in range(11)] + list("Sxa1:")
+    assert all(len(tokenizer(p).input_ids) == 1 for p in prompts[11:])
     answers = LocalBackend(model, tokenizer, 12, TINY_STOPS, batch_size=3).complete(prompts, 0.0, 0)
     expected = []
     for prompt in prompts:
