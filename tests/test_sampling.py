@@ -278,3 +278,18 @@ def test_draw_follows_each_row_and_never_picks_a_zero_weight():
         expected = w[w > 0].double() / w.sum() * len(row)
         assert chisquare(counts[w > 0].numpy(), expected.numpy()).pvalue > 1e-3
     assert draw(torch.tensor([0.0, 0.0, 2.0]), generator).tolist() == [2]  # one row: shape (1,)
+    # 7 tokens: blocks of 3, the last padded with two zeros; a block of zeros between weights
+    assert set(draw(torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]).expand(500, 7), generator).view(-1).tolist()) == {6}
+    assert set(draw(torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]).expand(500, 7), generator).view(-1).tolist()) == {0, 6}
+
+
+def test_draw_keeps_a_262k_vocabularys_tail():
+    """Two tokens hold 3/4 of the mass, the 262,142 between them share the rest (~1e-6 each, far below a float32
+    cumulative sum's resolution near the total): 6,400 draws land in first / tail / last as 3/8, 1/4, 3/8."""
+    vocab = 262_144
+    weights = torch.full((vocab,), 1.0 / (vocab - 2))
+    weights[0] = weights[-1] = 1.5
+    generator = torch.Generator().manual_seed(1)
+    picks = torch.cat([draw(weights.expand(64, vocab), generator).view(-1) for _ in range(100)])
+    counts = [int((picks == 0).sum()), int(((picks > 0) & (picks < vocab - 1)).sum()), int((picks == vocab - 1).sum())]
+    assert chisquare(counts, [len(picks) * f for f in (3 / 8, 1 / 4, 3 / 8)]).pvalue > 1e-3, counts

@@ -24,6 +24,7 @@ nodes carry draft distributions need the sequential walk below on the host (no s
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -71,11 +72,30 @@ def warp(logits: torch.Tensor, cfg: AcceptConfig) -> torch.Tensor:
 
 def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """One index per row of probs (..., V) -> (..., 1), with probability proportional to the row (torch.multinomial's
-    distribution), by inverse CDF: a float64 cumulative sum (exact enough that no tail token loses its mass) and one
-    uniform draw per row. On CPU over a 262k vocabulary it costs ~0.3-1 ms a row against multinomial's ~6 ms."""
-    cdf = probs.to(torch.float64).cumsum(-1)
-    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)  # first index whose cdf exceeds u
+    distribution), by inverse CDF with one uniform draw per row, in two levels so that no tail token loses its mass
+    and no row is cumulated whole in float64: the row is cut into ~sqrt(V) blocks of ~sqrt(V) tokens, float64
+    cumulative block masses pick the block, and the uniform's place inside that block, scaled to a float64
+    cumulative sum over the block's own tokens, picks the token (never one of weight 0). On a 2-core CPU over a
+    262k vocabulary: ~1.2 ms for 32 rows, against ~38 ms for one float64 cumulative sum over each whole row."""
+    vocab = probs.shape[-1]
+    rows = probs.reshape(-1, vocab)
+    size = math.isqrt(vocab - 1) + 1  # tokens per block: ceil(sqrt(V))
+    blocks = -(-vocab // size)
+    if blocks * size != vocab:
+        rows = torch.nn.functional.pad(rows, (0, blocks * size - vocab))  # zero weights: never picked
+    rows = rows.view(len(rows), blocks, size)
+    block_cdf = rows.sum(-1).to(torch.float64).cumsum(-1)  # (R, blocks)
+    total = block_cdf[:, -1:]
+    below = torch.zeros_like(total)
+    u = torch.rand(total.shape, generator=generator, dtype=total.dtype, device=total.device) * total
+    u = torch.minimum(u, torch.nextafter(total, below))  # u < total even where the product rounds up
+    block = torch.searchsorted(block_cdf, u, right=True)  # (R, 1): the first block whose cdf exceeds u
+    before = torch.where(block > 0, block_cdf.gather(1, (block - 1).clamp(min=0)), below)
+    fraction = (u - before) / (block_cdf.gather(1, block) - before)  # in [0, 1): u's place inside the block
+    inside = rows[torch.arange(len(rows), device=rows.device), block[:, 0]].to(torch.float64).cumsum(-1)  # (R, size)
+    rest = torch.minimum(fraction * inside[:, -1:], torch.nextafter(inside[:, -1:], below))
+    token = torch.searchsorted(inside, rest, right=True)
+    return (block * size + token).view(*probs.shape[:-1], 1)
 
 
 def sample(probs: torch.Tensor, generator: torch.Generator | None) -> int:
