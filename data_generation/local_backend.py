@@ -20,7 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from evaluation.session import eos_ids
-from model.common.accept import draw
+from model.common.accept import draw, greedy_tokens
 
 
 @dataclass
@@ -108,7 +108,7 @@ class LocalBackend:
             return cache, mask, greedy_argmax(self.head_weight, hidden)
         logits = self.model(**inputs).logits[:, -1]  # (B, V)
         if temperature <= 0:
-            return cache, mask, logits.max(-1).indices  # bfloat16 argmax is ~4x slower than max on a CPU (torch 2.13)
+            return cache, mask, greedy_tokens(logits)
         weights = logits.float()  # exp((logits - max) / T), in place: draw needs no normalised distribution
         weights.sub_(weights.max(-1, keepdim=True).values).div_(temperature).exp_()
         return cache, mask, draw(weights, generator).squeeze(1)

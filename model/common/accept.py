@@ -98,6 +98,13 @@ def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     return (block * size + token).view(*probs.shape[:-1], 1)
 
 
+def greedy_tokens(logits: torch.Tensor) -> torch.Tensor:
+    """The most likely token of each row (..., V) -> (...), ties to the first index as with argmax. Through `max`:
+    on a CPU, torch 2.13's bfloat16 argmax is ~4x slower than max over the same scores (15 ms against 3.4 ms for 32
+    rows of a 262k vocabulary), and logits stay in the model's dtype until sampling needs float32."""
+    return logits.max(dim=-1).indices
+
+
 def sample(probs: torch.Tensor, generator: torch.Generator | None) -> int:
     return int(draw(probs, generator).item())
 
@@ -105,7 +112,7 @@ def sample(probs: torch.Tensor, generator: torch.Generator | None) -> int:
 def pick_next(logits: torch.Tensor, cfg: AcceptConfig, generator: torch.Generator | None) -> int:
     """One token from one row of target logits, as plain decoding would choose it."""
     if cfg.greedy:
-        return int(logits.argmax().item())
+        return int(greedy_tokens(logits).item())
     return sample(warp(logits, cfg), generator)
 
 
@@ -214,7 +221,7 @@ def accept_on_device(
     if probs is not None and all(q is None for q in probs):
         probs = None  # every node a point mass
     if cfg.greedy or (probs is None and not cfg.typical):
-        choice = logits.argmax(dim=-1) if cfg.greedy else draw(warp(logits, cfg), generator)[:, 0]
+        choice = greedy_tokens(logits) if cfg.greedy else draw(warp(logits, cfg), generator)[:, 0]
         good = tokens == choice[parent_row]
         if earlier_sibling is not None:  # of siblings carrying one token, only the first can be taken
             good &= ~(earlier_sibling & (tokens[:, None] == tokens[None, :])).any(dim=1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
-from model.common.accept import AcceptConfig, draw, warp
+from model.common.accept import AcceptConfig, draw, greedy_tokens, warp
 from model.common.state import DecodeState, Verdict
 from model.common.target import truncate_cache
 from model.common.tree import Draft
@@ -93,7 +93,7 @@ class DraftModelDrafter:
         probs: list[torch.Tensor | None] = []
         for i in range(self.gamma):
             if self.accept.greedy:
-                tokens.append(logits.argmax().view(1))
+                tokens.append(greedy_tokens(logits).view(1))
             else:
                 q = warp(logits, self.accept)
                 on = q if self.generator is None else q.to(self.generator.device)  # the target's output device
