@@ -1,8 +1,11 @@
-"""Signs that a run's speed is not the speed of answering: answers cut by the length limit, or answers that loop.
+"""Signs that a run's speed is not the speed of answering: answers cut by the length limit, answers that loop, or
+answers that echo their own prompt.
 
-A base model given a prompt it does not know how to end repeats itself until `max_new_tokens`; copying methods
-(pld, lookahead) then report large speedups of the loop. Reports show both shares next to every speedup and mark
-a run where most answers hit the limit or most tokens sit in repeated n-grams.
+A base model given a prompt it does not know how to end repeats itself until `max_new_tokens`; one asked to
+translate a language it barely knows may write the source sentence back (measured: Gemma 3 270M on zh-long).
+Copying methods (pld, lookahead) then report large speedups of the loop or of the copy. Reports show these shares
+next to every speedup and mark a run where most answers hit the limit, most tokens sit in repeated n-grams, or most
+answers stand verbatim in their prompt.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import Any, Sequence
 
 NGRAM = 4  # a phrase of four tokens said twice in one answer is a repetition, not a coincidence
 DEGENERATE_SHARE = 0.5  # more than half the answers at the limit, or half the tokens repeated: marked
+ECHO_MIN_BYTES = 8  # a shorter answer (a number, a name) may stand in its source legitimately; UTF-8 bytes, so
+# that three Chinese characters weigh like a nine-letter word
 
 
 def answer_units(row: dict[str, Any]) -> list[list]:
@@ -55,5 +60,20 @@ def limit_share(rows: Sequence[dict[str, Any]]) -> float | None:
     return hits / turns if turns else None
 
 
-def is_degenerate(hit_limit: float | None, repeated: float) -> bool:
-    return (hit_limit is not None and hit_limit > DEGENERATE_SHARE) or repeated > DEGENERATE_SHARE
+def echo_share(rows: Sequence[dict[str, Any]], prompts: dict[Any, str]) -> float | None:
+    """Share of first-turn answers, of the questions whose prompt is known, that stand verbatim in that prompt
+    (stripped, at least ECHO_MIN_BYTES long); None when no prompt is known."""
+    echoed = known = 0
+    for row in rows:
+        prompt = prompts.get(row["question_id"])
+        if prompt is None:
+            continue
+        answer = str(row["choices"][0]["turns"][0]).strip()
+        known += 1
+        echoed += len(answer.encode()) >= ECHO_MIN_BYTES and answer in prompt
+    return echoed / known if known else None
+
+
+def is_degenerate(hit_limit: float | None, repeated: float, echoed: float | None = None) -> bool:
+    return ((hit_limit is not None and hit_limit > DEGENERATE_SHARE) or repeated > DEGENERATE_SHARE
+            or (echoed is not None and echoed > DEGENERATE_SHARE))

@@ -25,6 +25,11 @@ def load_references(questions: str | Path) -> dict[Any, str]:
     return refs
 
 
+def load_prompts(questions: str | Path) -> dict[Any, str]:
+    """question_id -> its first turn, the prompt a first answer may echo."""
+    return {q["question_id"]: str(q["turns"][0]) for q in load_questions(questions) if q.get("turns")}
+
+
 def answer_text(row: dict[str, Any]) -> str:
     """The first turn's answer: references belong to a question's first turn."""
     return str(row["choices"][0]["turns"][0])

@@ -52,7 +52,8 @@ def _overall_cells(r: SummaryRow) -> list[str]:
     share = lambda x: "–" if math.isnan(x) else f"{x:.2f}"  # noqa: E731
     return [r.label, str(r.runs), str(r.questions), f"{r.speedup:.3f}{std}", f"{r.total_token_ratio:.3f}", mat,
             f"{r.mean_new_tokens:.1f}", f"{r.baseline_mean_new_tokens:.1f}", f"{share(r.hit_limit)} / {share(r.baseline_hit_limit)}",
-            f"{share(r.repeated)} / {share(r.baseline_repeated)}", quality(r.chrf, r.baseline_chrf),
+            f"{share(r.repeated)} / {share(r.baseline_repeated)}", f"{share(r.echoed)} / {share(r.baseline_echoed)}",
+            quality(r.chrf, r.baseline_chrf),
             quality(r.bleu, r.baseline_bleu), r.flag]
 
 
@@ -80,13 +81,15 @@ def render_markdown(table: Sequence[SummaryRow], notes: Sequence[str], baseline_
         "",
         "Mean tokens sits next to speed: a method that generates longer (e.g. repetitive) output than the "
         "baseline can look faster without being so. Hit limit: share of answers stopped by max_new_tokens; "
-        "repeated: share of tokens inside a 4-gram said twice in one answer (method / baseline). DEGENERATE: more "
-        "than half of either, for the method or its baseline: its speedup is the speed of a loop, not of answering. "
+        "repeated: share of tokens inside a 4-gram said twice in one answer (method / baseline); echoed: share of "
+        "first answers that stand verbatim in their prompt, a source written back untranslated (given --questions). "
+        "DEGENERATE: more than half of any, for the method or its baseline: its speedup is the speed of a loop or of "
+        "a copy, not of answering. "
         "chrF and BLEU (sacrebleu, method / baseline) against the question file's references, given --questions.",
         "",
         markdown_table(
             ["method", "runs", "questions", "speedup", "total-token ratio", "MAT", "mean tokens", "baseline mean tokens",
-             "hit limit", "repeated", "chrF", "BLEU", "flag"],
+             "hit limit", "repeated", "echoed", "chrF", "BLEU", "flag"],
             (_overall_cells(r) for r in table if r.category == OVERALL),
         ),
     ]

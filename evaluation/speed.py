@@ -11,7 +11,9 @@ Definitions (DESIGN.md section 4), computed on the questions present in both the
                       cannot pass for speed.
   hit limit         = share of answered turns that stopped at max_new_tokens (method and baseline)
   repeated          = share of answer tokens inside a 4-gram said twice in the same answer (method and baseline);
-                      a run with either above 0.5 is flagged DEGENERATE (evaluation.degenerate).
+  echoed            = share of first answers that stand verbatim in their own prompt (method and baseline; needs
+                      --questions): a source sentence written back instead of translated;
+                      a run with any of the three above 0.5 is flagged DEGENERATE (evaluation.degenerate).
   chrF, BLEU        = corpus scores (sacrebleu) of the first turns against the question file's references, with
                       --questions; a greedy lossless method must score exactly as the baseline (checked).
   acceptance by depth = rate at which the draft token at depth d was accepted given depth d-1 was
@@ -33,9 +35,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evaluation.comparability import comparability_problems, settings_recorded
-from evaluation.degenerate import is_degenerate, limit_share, repetition
+from evaluation.degenerate import echo_share, is_degenerate, limit_share, repetition
 from evaluation.depth_acceptance import acceptance_by_depth
-from evaluation.quality import corpus_scores, load_references
+from evaluation.quality import corpus_scores, load_prompts, load_references
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
 from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
@@ -60,6 +62,8 @@ class Metrics:
     baseline_hit_limit: float = math.nan
     repeated: float = 0.0  # share of answer tokens inside repeated 4-grams
     baseline_repeated: float = 0.0
+    echoed: float = math.nan  # share of first answers found verbatim in their prompt (nan: no prompts given)
+    baseline_echoed: float = math.nan
     chrf: float = math.nan  # corpus chrF against the references (nan: no references given or none matched)
     baseline_chrf: float = math.nan
     bleu: float = math.nan
@@ -104,6 +108,8 @@ class SummaryRow:
     baseline_hit_limit: float = math.nan
     repeated: float = 0.0
     baseline_repeated: float = 0.0
+    echoed: float = math.nan
+    baseline_echoed: float = math.nan
     chrf: float = math.nan
     baseline_chrf: float = math.nan
     bleu: float = math.nan
@@ -112,11 +118,16 @@ class SummaryRow:
 
     @property
     def flag(self) -> str:
-        """'DEGENERATE' when most answers (of the method or of its baseline) hit the limit or repeat themselves."""
-        method = is_degenerate(None if math.isnan(self.hit_limit) else self.hit_limit, self.repeated)
-        base = is_degenerate(None if math.isnan(self.baseline_hit_limit) else self.baseline_hit_limit,
-                             self.baseline_repeated)
-        return "DEGENERATE" if method or base else ""
+        """'DEGENERATE' when most answers (of the method or of its baseline) hit the limit, repeat themselves or
+        echo their prompt."""
+        return "DEGENERATE" if degenerate(self) else ""
+
+
+def degenerate(m: "Metrics | SummaryRow") -> bool:
+    """is_degenerate for the method's shares or for its baseline's."""
+    known = lambda x: None if math.isnan(x) else x  # noqa: E731
+    return (is_degenerate(known(m.hit_limit), m.repeated, known(m.echoed))
+            or is_degenerate(known(m.baseline_hit_limit), m.baseline_repeated, known(m.baseline_echoed)))
 
 
 def _share(value: float | None) -> float:
@@ -144,8 +155,10 @@ def match_questions(baseline: Sequence[Row], rows: Sequence[Row], name: str = "a
     return pairs
 
 
-def compute_metrics(pairs: Sequence[tuple[Row, Row]], references: dict | None = None) -> Metrics:
-    """Metrics over matched (baseline, method) pairs (quality against `references`, question_id -> text); no I/O."""
+def compute_metrics(pairs: Sequence[tuple[Row, Row]], references: dict | None = None,
+                    prompts: dict | None = None) -> Metrics:
+    """Metrics over matched (baseline, method) pairs (quality against `references`, echoes of `prompts`, both
+    question_id -> text); no I/O."""
     if not pairs:
         raise ValueError("no matched questions to compute metrics on")
     base_tps = statistics.fmean(tokens_per_second(b) for b, _ in pairs)
@@ -172,12 +185,15 @@ def compute_metrics(pairs: Sequence[tuple[Row, Row]], references: dict | None = 
         baseline_hit_limit=_share(limit_share([b for b, _ in pairs])),
         repeated=repetition([m for _, m in pairs]),
         baseline_repeated=repetition([b for b, _ in pairs]),
+        echoed=_share(echo_share([m for _, m in pairs], prompts or {})),
+        baseline_echoed=_share(echo_share([b for b, _ in pairs], prompts or {})),
         chrf=quality[0], baseline_chrf=base_quality[0], bleu=quality[1], baseline_bleu=base_quality[1],
         by_depth=acceptance_by_depth([m for _, m in pairs]),
     )
 
 
-def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str, references: dict | None = None) -> FileResult:
+def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str, references: dict | None = None,
+                  prompts: dict | None = None) -> FileResult:
     """Overall and per-category metrics of one answer file against the baseline rows."""
     pairs = match_questions(baseline, rows, file)
     by_cat: dict[str, list[tuple[Row, Row]]] = {}
@@ -189,8 +205,8 @@ def evaluate_file(baseline: Sequence[Row], rows: Sequence[Row], file: str, refer
         method=rows[0]["method"],
         lossy=is_lossy(rows[0]),
         run=runs.pop() if len(runs) == 1 else ",".join(sorted(runs)),
-        overall=compute_metrics(pairs, references),
-        categories={cat: compute_metrics(p, references) for cat, p in sorted(by_cat.items())},
+        overall=compute_metrics(pairs, references, prompts),
+        categories={cat: compute_metrics(p, references, prompts) for cat, p in sorted(by_cat.items())},
         unmatched=len(rows) - len(pairs),
         accept_lengths=[a for _, m in pairs for a in accept_lengths(m)],
         options=run_options(rows[0].get("config") or {}),
@@ -238,6 +254,8 @@ def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRo
         baseline_hit_limit=mean("baseline_hit_limit"),
         repeated=mean("repeated"),
         baseline_repeated=mean("baseline_repeated"),
+        echoed=mean("echoed"),
+        baseline_echoed=mean("baseline_echoed"),
         chrf=mean("chrf"), baseline_chrf=mean("baseline_chrf"), bleu=mean("bleu"), baseline_bleu=mean("baseline_bleu"),
         by_depth=_mean_by_depth([m.by_depth for m in metrics]),
     )
@@ -280,6 +298,8 @@ COLUMNS = [
     ("baseline hit limit", "baseline_hit_limit"),
     ("repeated", "repeated"),
     ("baseline repeated", "baseline_repeated"),
+    ("echoed", "echoed"),
+    ("baseline echoed", "baseline_echoed"),
     ("chrF", "chrf"),
     ("baseline chrF", "baseline_chrf"),
     ("BLEU", "bleu"),
@@ -288,7 +308,7 @@ COLUMNS = [
 ]
 _DIGITS = {"tokens_per_s": 1, "baseline_tokens_per_s": 1, "mean_new_tokens": 1, "baseline_mean_new_tokens": 1,
            "hit_limit": 2, "baseline_hit_limit": 2, "repeated": 2, "baseline_repeated": 2,
-           "chrf": 1, "baseline_chrf": 1, "bleu": 1, "baseline_bleu": 1}
+           "echoed": 2, "baseline_echoed": 2, "chrf": 1, "baseline_chrf": 1, "bleu": 1, "baseline_bleu": 1}
 
 
 def _cell(row: SummaryRow, field: str) -> str:
@@ -351,10 +371,9 @@ def _metrics_json(m: Metrics) -> dict[str, Any]:
         "repeated": m.repeated,
         "baseline_repeated": m.baseline_repeated,
         **{key: None if math.isnan(getattr(m, key)) else getattr(m, key)
-           for key in ("chrf", "baseline_chrf", "bleu", "baseline_bleu")},
+           for key in ("echoed", "baseline_echoed", "chrf", "baseline_chrf", "bleu", "baseline_bleu")},
         "acceptance_by_depth": None if m.by_depth is None else list(m.by_depth),
-        "degenerate": any(is_degenerate(None if math.isnan(limit) else limit, repeated) for limit, repeated in
-                          ((m.hit_limit, m.repeated), (m.baseline_hit_limit, m.baseline_repeated))),
+        "degenerate": degenerate(m),
         "questions": m.questions,
     }
 
@@ -381,6 +400,7 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
     plain decoding, made with the same settings as each file (target, length limit, sampling, dtype, device)."""
     baseline = load_answers(baseline_file)
     references = load_references(questions) if questions else None
+    prompts = load_prompts(questions) if questions else None
     if baseline[0]["method"] != "ar":
         raise AnswerFileError(f"{baseline_file}: the baseline was made with method {baseline[0]['method']!r}; "
                               "speedups are measured against plain decoding (method 'ar')")
@@ -391,7 +411,7 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
         if diffs:
             raise AnswerFileError(f"{f} was made with other settings than the baseline {baseline_file} "
                                   f"({'; '.join(diffs)}): its speedup would not compare like with like")
-        result = evaluate_file(baseline, rows, str(f), references)
+        result = evaluate_file(baseline, rows, str(f), references, prompts)
         results.append(dataclasses.replace(result, settings_checked=settings_recorded(baseline, rows)))
     return results
 

@@ -276,6 +276,30 @@ def test_a_repetition_loop_is_flagged_in_every_output(tmp_path):
     assert [r.flag for r in summarize([ok])] == ["", ""]
 
 
+def test_answers_that_echo_their_source_are_flagged_with_the_questions(tmp_path):
+    """The zh-long case: the base model writes 2 of 3 Chinese sources back instead of translating them and pld
+    copies the echo. With the question file, 2/3 of the answers stand in their prompts: DEGENERATE. A short answer
+    found in its prompt (a name, "GRANT") does not count; without the question file nothing is known (no flag)."""
+    sources = {"q1": "归档是压缩过的", "q2": "截图必须包含图像或视频", "q3": "GRANT 和 REVOKE"}
+    questions = write(tmp_path / "q.jsonl", [{"question_id": q, "category": "zh", "reference": ["..."],
+                                             "turns": [f"Translate Chinese to English: {s}\nEnglish:"]}
+                                            for q, s in sources.items()])
+    answers = [" 归档是压缩过的", "截图必须包含图像或视频", "GRANT"]  # two echoes (one after a space), one short name
+    files = {}
+    for method, seconds in (("ar", 1.0), ("pld", 0.25)):
+        rows = [row(q, "zh", method, [4], [seconds], [1, 1, 1, 1] if method == "ar" else [4]) for q in sources]
+        for r, text in zip(rows, answers):
+            r["choices"][0]["turns"] = [text]
+        files[method] = write(tmp_path / f"{method}.jsonl", rows)
+    (result,) = evaluate(files["ar"], [files["pld"]], questions)
+    assert result.overall.echoed == pytest.approx(2 / 3) and result.overall.baseline_echoed == pytest.approx(2 / 3)
+    assert result.overall.repeated == 0 and result.overall.speedup == pytest.approx(4.0)
+    assert [r.flag for r in summarize([result])] == ["DEGENERATE", "DEGENERATE"]
+    assert to_json([result])[0]["degenerate"] is True and "| 0.67 | 0.67 |" in to_markdown(summarize([result]))
+    (unknown,) = evaluate(files["ar"], [files["pld"]])
+    assert math.isnan(unknown.overall.echoed) and [r.flag for r in summarize([unknown])] == ["", ""]
+
+
 def test_chrf_and_bleu_next_to_speed_against_hand_made_references(tmp_path):
     import sacrebleu
 
