@@ -158,7 +158,7 @@ def greedy_argmax(head_weight: torch.Tensor, hidden: torch.Tensor, chunk: int = 
     hidden = hidden.to(head_weight.dtype)
     if head_weight.dtype == torch.float32:
         return torch.cat([(head_weight @ hidden[i: i + chunk].T).max(0).indices for i in range(0, len(hidden), chunk)])
-    return torch.cat([(hidden[i: i + chunk] @ head_weight.T).max(-1).indices for i in range(0, len(hidden), chunk)])
+    return torch.cat([greedy_tokens(hidden[i: i + chunk] @ head_weight.T) for i in range(0, len(hidden), chunk)])
 
 
 def _left_pad(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:

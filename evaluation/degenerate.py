@@ -9,7 +9,10 @@ answers stand verbatim in their prompt.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
+
+from evaluation.quality import answer_text
 
 NGRAM = 4  # a phrase of four tokens said twice in one answer is a repetition, not a coincidence
 DEGENERATE_SHARE = 0.5  # more than half the answers at the limit, or half the tokens repeated: marked
@@ -68,7 +71,7 @@ def echo_share(rows: Sequence[dict[str, Any]], prompts: dict[Any, str]) -> float
         prompt = prompts.get(row["question_id"])
         if prompt is None:
             continue
-        answer = str(row["choices"][0]["turns"][0]).strip()
+        answer = answer_text(row).strip()
         known += 1
         echoed += len(answer.encode()) >= ECHO_MIN_BYTES and answer in prompt
     return echoed / known if known else None
@@ -77,3 +80,11 @@ def echo_share(rows: Sequence[dict[str, Any]], prompts: dict[Any, str]) -> float
 def is_degenerate(hit_limit: float | None, repeated: float, echoed: float | None = None) -> bool:
     return ((hit_limit is not None and hit_limit > DEGENERATE_SHARE) or repeated > DEGENERATE_SHARE
             or (echoed is not None and echoed > DEGENERATE_SHARE))
+
+
+def flagged(m: Any) -> bool:
+    """is_degenerate for a run's shares or for its baseline's: `m` has hit_limit, repeated and echoed, each also as
+    baseline_*, with NaN for a share not known (a speed Metrics or SummaryRow)."""
+    known = lambda x: None if math.isnan(x) else x  # noqa: E731
+    return (is_degenerate(known(m.hit_limit), m.repeated, known(m.echoed))
+            or is_degenerate(known(m.baseline_hit_limit), m.baseline_repeated, known(m.baseline_echoed)))

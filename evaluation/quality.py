@@ -13,21 +13,19 @@ import sacrebleu
 from data_processing.questions import load_questions
 
 
-def load_references(questions: str | Path) -> dict[Any, str]:
-    """question_id -> its (first) reference, for the questions that have one."""
-    refs = {}
+def load_question_texts(questions: str | Path) -> tuple[dict[Any, str], dict[Any, str]]:
+    """From one read of a question file: question_id -> its (first) reference, for the questions that have one,
+    and question_id -> its first turn, the prompt a first answer may echo."""
+    refs, prompts = {}, {}
     for q in load_questions(questions):
         ref = q.get("reference")
         if isinstance(ref, list):
             ref = ref[0] if ref else None
         if isinstance(ref, str) and ref.strip():
             refs[q["question_id"]] = ref
-    return refs
-
-
-def load_prompts(questions: str | Path) -> dict[Any, str]:
-    """question_id -> its first turn, the prompt a first answer may echo."""
-    return {q["question_id"]: str(q["turns"][0]) for q in load_questions(questions) if q.get("turns")}
+        if q.get("turns"):
+            prompts[q["question_id"]] = str(q["turns"][0])
+    return refs, prompts
 
 
 def answer_text(row: dict[str, Any]) -> str:

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evaluation.comparability import comparability_problems, settings_recorded
-from evaluation.degenerate import echo_share, is_degenerate, limit_share, repetition
+from evaluation.degenerate import echo_share, flagged, limit_share, repetition
 from evaluation.depth_acceptance import acceptance_by_depth
-from evaluation.quality import corpus_scores, load_prompts, load_references
+from evaluation.quality import corpus_scores, load_question_texts
 from evaluation.tables import markdown_table
 from data_processing.errors import run_command
 from evaluation.answers import (AnswerFileError, Row, accept_lengths, is_lossy, load_answers, new_tokens, run_label,
@@ -120,14 +120,7 @@ class SummaryRow:
     def flag(self) -> str:
         """'DEGENERATE' when most answers (of the method or of its baseline) hit the limit, repeat themselves or
         echo their prompt."""
-        return "DEGENERATE" if degenerate(self) else ""
-
-
-def degenerate(m: "Metrics | SummaryRow") -> bool:
-    """is_degenerate for the method's shares or for its baseline's."""
-    known = lambda x: None if math.isnan(x) else x  # noqa: E731
-    return (is_degenerate(known(m.hit_limit), m.repeated, known(m.echoed))
-            or is_degenerate(known(m.baseline_hit_limit), m.baseline_repeated, known(m.baseline_echoed)))
+        return "DEGENERATE" if flagged(self) else ""
 
 
 def _share(value: float | None) -> float:
@@ -373,7 +366,7 @@ def _metrics_json(m: Metrics) -> dict[str, Any]:
         **{key: None if math.isnan(getattr(m, key)) else getattr(m, key)
            for key in ("echoed", "baseline_echoed", "chrf", "baseline_chrf", "bleu", "baseline_bleu")},
         "acceptance_by_depth": None if m.by_depth is None else list(m.by_depth),
-        "degenerate": degenerate(m),
+        "degenerate": flagged(m),
         "questions": m.questions,
     }
 
@@ -399,8 +392,7 @@ def evaluate(baseline_file: str | Path, answer_files: Sequence[str | Path],
     """Loads the baseline and every answer file and evaluates each one against the baseline. The baseline must be
     plain decoding, made with the same settings as each file (target, length limit, sampling, dtype, device)."""
     baseline = load_answers(baseline_file)
-    references = load_references(questions) if questions else None
-    prompts = load_prompts(questions) if questions else None
+    references, prompts = load_question_texts(questions) if questions else (None, None)
     if baseline[0]["method"] != "ar":
         raise AnswerFileError(f"{baseline_file}: the baseline was made with method {baseline[0]['method']!r}; "
                               "speedups are measured against plain decoding (method 'ar')")
