@@ -25,6 +25,7 @@ from model.lookahead.drafter import LookaheadDrafter
 from model.common.tree import Draft
 from model.sd.drafter import Config as SdConfig
 from model.sd.drafter import DraftModelDrafter
+from model.sd.vocab import DraftVocab
 
 V = 5
 ALPHA = 1e-3  # a correct rule fails a seeded test with this probability at most
@@ -146,7 +147,7 @@ def marginal(joint: dict, positions: slice) -> dict:
     return out
 
 
-LOOP_KINDS = ["sd-chain", "sampled-tree", "eagle2", "lookahead", "ctc"]
+LOOP_KINDS = ["sd-chain", "sd-draft-vocabulary", "sampled-tree", "eagle2", "lookahead", "ctc"]
 LOOP_SAMPLES = 1000  # the power checks below show that the bug they must catch fails at this n
 
 
@@ -183,6 +184,22 @@ def perturbed(model, seed: int, scale: float = 0.3):
     return near
 
 
+def in_draft_vocabulary(model, target_ids: list[int]):
+    """`model` as a drafter over a reduced vocabulary of `target_ids` (draft id i is target token target_ids[i]): its
+    embedding and output rows reordered to draft ids, the one row left over serving as the unknown id. Same
+    predictions over the tokens it keeps, so drafts are accepted as often, and a mixed-up id map shows in the
+    distribution."""
+    import copy
+
+    drafter = copy.deepcopy(model)
+    vocab = DraftVocab(target_ids, model.config.vocab_size)
+    rows = torch.tensor(target_ids + sorted(set(range(model.config.vocab_size)) - set(target_ids)))
+    with torch.no_grad():
+        for layer in (drafter.get_input_embeddings(), drafter.get_output_embeddings()):
+            layer.weight.copy_(layer.weight[rows])
+    return drafter, vocab
+
+
 def loop_samples(kind: str, n: int = LOOP_SAMPLES) -> tuple[Counter, dict]:
     """n answers of 4 tokens through the shared loop, and their exact distribution. The first token comes from the
     prefill; tokens 2-4 are decided by the first step's draft nodes at depths 1-3 (or the draw after a rejection),
@@ -195,8 +212,14 @@ def loop_samples(kind: str, n: int = LOOP_SAMPLES) -> tuple[Counter, dict]:
     g = torch.Generator().manual_seed(1)
     torch.manual_seed(2)
     every_trigram = de_bruijn(vocab, 3) + [0, 0]
+
+    def sd_over_a_draft_vocabulary() -> DraftModelDrafter:  # token 5 is never proposed; the others are shuffled
+        model, draft_vocab = in_draft_vocabulary(perturbed(target.model, 4), [4, 2, 0, 1, 3])
+        return DraftModelDrafter(model, SdConfig(gamma=3), accept, g, draft_vocab)
+
     drafter, prompt = {
         "sd-chain": lambda: (DraftModelDrafter(perturbed(target.model, 4), SdConfig(gamma=3), accept, g), [1, 3, 4]),
+        "sd-draft-vocabulary": lambda: (sd_over_a_draft_vocabulary(), [1, 3, 4]),
         "sampled-tree": lambda: (TreeDrafter(perturbed(target.model, 4), branch=2, depth=3, accept=accept, generator=g),
                                  [1, 3, 4]),
         "eagle2": lambda: (EagleDrafter(new_net(target.model, heads=2, kv_heads=2, intermediate_size=32),
@@ -249,6 +272,24 @@ def test_loop_chi_square_catches_sampling_the_bonus_from_p(kind, monkeypatch):
     monkeypatch.setattr(accept_rules, "residual_after_rejection", lambda p, q: p)
     first, later = sequence_pvalues(*loop_samples(kind))
     assert min(first, later) < ALPHA / 2, (first, later)
+
+
+@pytest.mark.slow
+def test_loop_chi_square_catches_draft_probabilities_left_in_draft_ids(monkeypatch):
+    """Power check for the reduced vocabulary: a drafter that proposes target tokens but hands the accept rule its
+    probabilities indexed by draft id (the id map forgotten) fails the test above, or is stopped by the loop."""
+    def unmapped(self, q: torch.Tensor) -> torch.Tensor:
+        full = torch.zeros(self.vocab.target_vocab_size, dtype=q.dtype)
+        full[: len(q)] = q
+        return full
+
+    monkeypatch.setattr(DraftModelDrafter, "_over_target", unmapped)
+    try:
+        first, later = sequence_pvalues(*loop_samples("sd-draft-vocabulary"))
+    except ValueError as error:  # or the loop's own guard stops it: a proposed token its q gives weight 0
+        assert "draft probability 0" in str(error)
+    else:
+        assert min(first, later) < ALPHA / 2, (first, later)
 
 
 def test_typical_acceptance_thresholds_and_lossy_label():

@@ -63,8 +63,8 @@ class DraftModelDrafter:
         self.recent = None
 
     def _next_logits(self, ids: torch.Tensor) -> torch.Tensor:
-        """Draft logits after feeding target-vocabulary `ids` (n,) on the device; over the target vocabulary
-        (-inf outside the draft's)."""
+        """Draft logits after feeding target-vocabulary `ids` (n,) on the device: over the draft vocabulary without its
+        unknown id (never proposed), or over the target's when the drafter has no reduced vocabulary."""
         out = self.model(
             input_ids=(ids if self.vocab is None else self.to_draft[ids])[None],
             past_key_values=self.cache,
@@ -72,11 +72,16 @@ class DraftModelDrafter:
             logits_to_keep=1,
         )
         logits = out.logits[0, -1]
+        return logits if self.vocab is None else logits[: self.vocab.unknown]
+
+    def _over_target(self, q: torch.Tensor) -> torch.Tensor:
+        """Draft probabilities over the draft vocabulary -> over the target's (0 outside the draft's), as the accept
+        rule reads them. Only sampling needs this: a greedy draft maps its one token, since a full-vocabulary row
+        per draft token (262k for Gemma) costs more than the small drafter's forward on a CPU."""
         if self.vocab is None:
-            return logits
-        # the unknown draft id is never proposed; every other draft id maps back to its target id
-        full = torch.full((self.vocab.target_vocab_size,), float("-inf"), device=logits.device, dtype=logits.dtype)
-        full[self.to_target.to(logits.device)] = logits[: self.vocab.unknown]
+            return q
+        full = torch.zeros(self.vocab.target_vocab_size, device=q.device, dtype=q.dtype)
+        full[self.to_target.to(q.device)] = q
         return full
 
     @torch.inference_mode()
@@ -93,12 +98,13 @@ class DraftModelDrafter:
         probs: list[torch.Tensor | None] = []
         for i in range(self.gamma):
             if self.accept.greedy:
-                tokens.append(greedy_tokens(logits).view(1))
+                token = greedy_tokens(logits).view(1)
             else:
                 q = warp(logits, self.accept)
                 on = q if self.generator is None else q.to(self.generator.device)  # the target's output device
-                tokens.append(draw(on, self.generator))
-                probs.append(q)
+                token = draw(on, self.generator)
+                probs.append(self._over_target(q))
+            tokens.append(token if self.vocab is None else self.to_target[token.to(self.device)])
             if i + 1 < self.gamma:
                 logits = self._next_logits(tokens[-1].to(self.device))
         chain = torch.cat(tokens).tolist()
