@@ -184,7 +184,7 @@ def perturbed(model, seed: int, scale: float = 0.3):
     return near
 
 
-def in_draft_vocabulary(model, target_ids: list[int]):
+def in_draft_vocabulary(model, target_ids: list[int]) -> tuple[torch.nn.Module, DraftVocab]:
     """`model` as a drafter over a reduced vocabulary of `target_ids` (draft id i is target token target_ids[i]): its
     embedding and output rows reordered to draft ids, the one row left over serving as the unknown id. Same
     predictions over the tokens it keeps, so drafts are accepted as often, and a mixed-up id map shows in the
