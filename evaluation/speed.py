@@ -123,6 +123,12 @@ class SummaryRow:
         return "DEGENERATE" if flagged(self) else ""
 
 
+# The numbers a Metrics and a SummaryRow share: each run's value, their mean over runs, one JSON key each.
+SCALARS = ("speedup", "total_token_ratio", "mat", "mean_new_tokens", "baseline_mean_new_tokens", "tokens_per_s",
+           "baseline_tokens_per_s", "hit_limit", "baseline_hit_limit", "repeated", "baseline_repeated", "echoed",
+           "baseline_echoed", "chrf", "baseline_chrf", "bleu", "baseline_bleu")
+
+
 def _share(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -235,21 +241,8 @@ def _summary_row(label: str, category: str, metrics: list[Metrics]) -> SummaryRo
         runs=len(metrics),
         # Runs that matched different numbers of questions show the range rather than hiding it.
         questions=str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}",
-        speedup=mean("speedup"),
         speedup_std=statistics.stdev(m.speedup for m in metrics) if len(metrics) > 1 else math.nan,
-        total_token_ratio=mean("total_token_ratio"),
-        mat=mean("mat"),
-        mean_new_tokens=mean("mean_new_tokens"),
-        baseline_mean_new_tokens=mean("baseline_mean_new_tokens"),
-        tokens_per_s=mean("tokens_per_s"),
-        baseline_tokens_per_s=mean("baseline_tokens_per_s"),
-        hit_limit=mean("hit_limit"),
-        baseline_hit_limit=mean("baseline_hit_limit"),
-        repeated=mean("repeated"),
-        baseline_repeated=mean("baseline_repeated"),
-        echoed=mean("echoed"),
-        baseline_echoed=mean("baseline_echoed"),
-        chrf=mean("chrf"), baseline_chrf=mean("baseline_chrf"), bleu=mean("bleu"), baseline_bleu=mean("baseline_bleu"),
+        **{field: mean(field) for field in SCALARS},
         by_depth=_mean_by_depth([m.by_depth for m in metrics]),
     )
 
@@ -350,21 +343,9 @@ def to_csv(table: Sequence[SummaryRow]) -> str:
 
 
 def _metrics_json(m: Metrics) -> dict[str, Any]:
-    # JSON has no NaN; a missing MAT becomes null.
+    # JSON has no NaN; a share or score not known (NaN) becomes null.
     return {
-        "speedup": m.speedup,
-        "total_token_ratio": m.total_token_ratio,
-        "mat": None if math.isnan(m.mat) else m.mat,
-        "mean_new_tokens": m.mean_new_tokens,
-        "baseline_mean_new_tokens": m.baseline_mean_new_tokens,
-        "tokens_per_s": m.tokens_per_s,
-        "baseline_tokens_per_s": m.baseline_tokens_per_s,
-        "hit_limit": None if math.isnan(m.hit_limit) else m.hit_limit,
-        "baseline_hit_limit": None if math.isnan(m.baseline_hit_limit) else m.baseline_hit_limit,
-        "repeated": m.repeated,
-        "baseline_repeated": m.baseline_repeated,
-        **{key: None if math.isnan(getattr(m, key)) else getattr(m, key)
-           for key in ("echoed", "baseline_echoed", "chrf", "baseline_chrf", "bleu", "baseline_bleu")},
+        **{field: None if math.isnan(getattr(m, field)) else getattr(m, field) for field in SCALARS},
         "acceptance_by_depth": None if m.by_depth is None else list(m.by_depth),
         "degenerate": flagged(m),
         "questions": m.questions,
