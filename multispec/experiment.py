@@ -1,5 +1,5 @@
-"""`multispec experiment NAME [--quick] [--languages L ...] [--set VAR=VALUE] [--only STAGE] [--out-dir DIR]`: a study
-end to end from its recipe, experiments/NAME/recipe.json.
+"""`multispec experiment NAME [--quick] [--languages L ...] [--set VAR=VALUE] [--only STAGE] [--comparison C] ...`:
+a study end to end from its recipe, experiments/NAME/recipe.json.
 
 A recipe is data: the study's question; the stages that make its data and weights (any tool of `multispec --help`
 that has a Python entry point, e.g. distill, hidden-states, train, calibrate-tree, ship, data-translation, with its
@@ -10,7 +10,8 @@ naming it runs once per language, a question stratum naming it is one stratum pe
 and include another recipe's stages ({"from": "features"}, optionally "until": a stage name, or "stages": a list of
 its stage names): a stage included twice runs once. `--only STAGE` runs just that stage, e.g. a training under
 `accelerate launch -m multispec experiment NAME --only STAGE` (every process runs it: DDP); a recipe of stages
-alone is a pipeline.
+alone is a pipeline. `--comparison C` answers and tabulates just that comparison (to OUT/results-C.md), e.g. a new
+one next to older ones whose answer files record weights shipped before (the runner refuses to mix those).
 
     {"question": "...", "languages": ["de", "fr"], "settings": {"max_new_tokens": 64}, "quick": {"limit": 3},
      "stages": [{"tool": "distill", "settings": {"prompts": "data/train/{lang}.jsonl", "out": "d/{lang}.jsonl"}},
@@ -38,6 +39,7 @@ their own folder; the stages run as they are (they write shared data and weights
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import time
@@ -152,10 +154,18 @@ def plan(recipe: Recipe, out: Path, quick: bool = False, languages: list[str] | 
 
 
 def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | None = None,
-                   languages: list[str] | None = None, only: list[str] | None = None) -> Path | None:
+                   languages: list[str] | None = None, only: list[str] | None = None,
+                   comparisons: list[str] | None = None) -> Path | None:
     """Run the stages, answer every comparison side by side per stratum and write results.md; returns its path.
-    With `only`, just those stages run (e.g. one training under `accelerate launch`), and None is returned."""
+    With `only`, just those stages run (e.g. one training under `accelerate launch`), and None is returned. With
+    `comparisons`, just those are answered, into results-NAME[+NAME].md, so the full run's results.md stays."""
     out = Path(out_dir or Path("outputs/experiments") / (recipe.name + ("-quick" if quick else "")))
+    if comparisons:
+        unknown = sorted(set(comparisons) - set(recipe.comparisons))
+        if unknown:
+            raise InputError(f"recipe {recipe.name!r} has no comparison(s) {unknown}; its comparisons: "
+                             f"{list(recipe.comparisons)}")
+        recipe = dataclasses.replace(recipe, comparisons={name: recipe.comparisons[name] for name in comparisons})
     out.mkdir(parents=True, exist_ok=True)
     languages = languages or recipe.languages
     plan(recipe, out, quick, languages)  # every run setting checked before hours of stages
@@ -200,7 +210,7 @@ def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | No
     if not recipe.comparisons and (out / "stages.log").exists():
         sections.append("Stages (wall time, newest last):\n\n```\n" + (out / "stages.log").read_text(encoding="utf-8")
                         + "```")
-    results_md = out / "results.md"
+    results_md = out / ("results-" + "+".join(comparisons) + ".md" if comparisons else "results.md")
     results_md.write_text(f"# {recipe.name}{' (quick)' if quick else ''}\n\n**Question.** {recipe.question}\n\n"
                           f"Run {datetime.date.today().isoformat()} at commit {(git_commit() or 'unknown')[:7]} with "
                           f"settings {json.dumps({**recipe.settings, **(recipe.quick if quick else {})})}"
@@ -218,7 +228,7 @@ def variable(item: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="multispec experiment", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="multispec experiment", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help=f"one of: {', '.join(recipe_names())}; or a folder holding a recipe.json")
     parser.add_argument("--quick", action="store_true", help="the recipe's quick settings: a smoke run")
     parser.add_argument("--languages", nargs="+", default=None, help="these languages instead of the recipe's")
@@ -227,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", action="append", default=None, metavar="STAGE",
                         help="run just this stage (repeatable), no comparisons: e.g. a training under "
                              "`accelerate launch -m multispec experiment NAME --only STAGE`")
+    parser.add_argument("--comparison", action="append", default=None, metavar="NAME",
+                        help="answer and tabulate just this comparison (repeatable), into OUT/results-NAME.md")
     parser.add_argument("--out-dir", default=None, help="default: outputs/experiments/NAME[-quick]")
     return parser
 
@@ -242,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.name)  # a study folder of one's own (holding recipe.json) works as well as a name
     root, name = (folder.parent, folder.name) if (folder / "recipe.json").is_file() else (EXPERIMENTS, args.name)
     recipe = load_recipe(name, root, variables=dict(args.set))
-    results_md = run_experiment(recipe, args.quick, args.out_dir, args.languages, args.only)
+    results_md = run_experiment(recipe, args.quick, args.out_dir, args.languages, args.only, args.comparison)
     if results_md is not None:
         print(results_md.read_text(encoding="utf-8"))
         print(f"[multispec] written to {results_md}")

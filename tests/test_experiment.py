@@ -62,6 +62,24 @@ def test_a_recipe_runs_side_by_side_per_language_and_resumes(tmp_path):
     assert "quick" in quick.read_text() and len(load_answers(tmp_path / "quick" / "fr" / "copying" / "pld.jsonl")) == 1
 
 
+def test_one_comparison_runs_alone_and_keeps_the_full_results(tmp_path):
+    target = save_tiny_checkpoint(tmp_path / "target")
+    (tmp_path / "q_de.jsonl").write_text(json.dumps(
+        {"question_id": "de-0", "category": "translation-de", "turns": ["Translate: de 0 0"], "reference": ["x"]}) + "\n")
+    write_recipe(tmp_path, target, languages=["de"])
+    recipe = load_recipe("toy", root=tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results.md").write_text("the full run's tables")
+    with pytest.raises(InputError, match=r"no comparison\(s\) \['copied'\]; its comparisons: \['copying', 'seeded'\]"):
+        run_experiment(recipe, out_dir=tmp_path / "out", comparisons=["copied"])
+    report = run_experiment(recipe, out_dir=tmp_path / "out", comparisons=["seeded"])
+    assert report == tmp_path / "out" / "results-seeded.md"
+    assert "## de: seeded" in report.read_text() and "copying" not in report.read_text()
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.jsonl")) == \
+        ["de/seeded/ar.jsonl", "de/seeded/la.jsonl"]
+    assert (tmp_path / "out" / "results.md").read_text() == "the full run's tables"
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"comparisons": {}}, "at least one set of runs"),
     ({"comparisons": {"a": {"ar": {"method": "ar"}}}}, "needs a baseline and at least one other run"),
