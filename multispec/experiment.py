@@ -105,13 +105,17 @@ def build_runs(recipe: Recipe, questions: str, folder: Path, shared: dict[str, A
     return runs
 
 
+def check_named(recipe: Recipe, kind: str, asked: list[str], names: list[str | None]) -> None:
+    """Stages or comparisons asked for by name must be the recipe's; the error lists the names it has."""
+    unknown = sorted(set(asked) - set(names))
+    if unknown:
+        raise InputError(f"recipe {recipe.name!r} has no {kind}(s) {unknown}; its {kind}s: {names}")
+
+
 def run_stages(recipe: Recipe, languages: list[str], log: Path, only: list[str] | None = None) -> None:
     """Every stage in order (or those named in `only`), per language where it names {lang}; each tool resumes its own
     work, and a stage whose `creates` path exists is skipped. Wall times go to log."""
-    names = [stage.get("name") for stage in recipe.stages]
-    unknown = sorted(set(only or ()) - set(names))
-    if unknown:
-        raise InputError(f"recipe {recipe.name!r} has no stage(s) {unknown}; its stages: {names}")
+    check_named(recipe, "stage", only or [], [stage.get("name") for stage in recipe.stages])
     for number, stage in enumerate(recipe.stages, 1):
         if only and stage.get("name") not in only:
             continue
@@ -161,10 +165,7 @@ def run_experiment(recipe: Recipe, quick: bool = False, out_dir: str | Path | No
     `comparisons`, just those are answered, into results-NAME[+NAME].md, so the full run's results.md stays."""
     out = Path(out_dir or Path("outputs/experiments") / (recipe.name + ("-quick" if quick else "")))
     if comparisons:
-        unknown = sorted(set(comparisons) - set(recipe.comparisons))
-        if unknown:
-            raise InputError(f"recipe {recipe.name!r} has no comparison(s) {unknown}; its comparisons: "
-                             f"{list(recipe.comparisons)}")
+        check_named(recipe, "comparison", comparisons, list(recipe.comparisons))
         recipe = dataclasses.replace(recipe, comparisons={name: recipe.comparisons[name] for name in comparisons})
     out.mkdir(parents=True, exist_ok=True)
     languages = languages or recipe.languages
